@@ -1,0 +1,1 @@
+"""Analyses over lowered values; they describe structure and emit only index math."""

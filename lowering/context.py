@@ -1,0 +1,179 @@
+"""State shared by the lowering rules of one kernel.
+
+`LoweringContext` maps TTIR values to lowered values (rebinding is refused),
+knows the memref view of every pointer argument, and offers the small IR
+helpers every rule needs (constants, casts, broadcasts).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Optional
+
+from iree.compiler import ir
+from iree.compiler.dialects import arith, vector
+
+from ..triton_frontend.ttir import Loc, Op, PtrType, ScalarType, Value
+from . import types as T
+from .errors import LoweringError
+
+
+@dataclass(frozen=True)
+class Affine:
+    """value[i0..in] = base + sum(stride_d * i_d); strides are ints or i64 values."""
+    base: ir.Value
+    strides: tuple
+
+
+@dataclass
+class PtrValue:
+    """A lowered pointer (or tensor of pointers): argument index plus i64 element offsets."""
+    arg: int
+    offset: ir.Value
+    pointee: object
+    affine: Optional[Affine] = None
+
+
+class LoweringContext:
+    """Per-kernel lowering state; see the module docstring."""
+
+    def __init__(self, kernel_name: str, options=None):
+        self.kernel_name = kernel_name
+        self.options = options
+        self.values = {}
+        self.affine = {}
+        self.memrefs = {}
+        self.arg_sizes = {}
+        self.bindings = {}
+        self.lanes = ()
+        self.loc = None
+        self.written_args = set()
+        self.entry_ip = None
+        self.checks = []
+
+    # -- values
+    def bind(self, v: Value, lowered, affine: Optional[Affine] = None):
+        if v in self.values:
+            raise LoweringError(f"value {v.name} bound twice")
+        self.values[v] = lowered
+        if affine is not None:
+            self.affine[v] = affine
+
+    def get(self, v: Value):
+        try:
+            return self.values[v]
+        except KeyError:
+            raise LoweringError(f"value {v.name} used before it was lowered") from None
+
+    def affine_of(self, v: Value) -> Optional[Affine]:
+        lowered = self.values.get(v)
+        if isinstance(lowered, PtrValue):
+            return lowered.affine
+        return self.affine.get(v)
+
+    @contextlib.contextmanager
+    def at(self, op: Op):
+        """Build IR for `op` under its kernel location."""
+        loc = to_location(op.loc, op.name)
+        prev = self.loc
+        self.loc = op.loc
+        with loc:
+            yield
+        self.loc = prev
+
+    @contextlib.contextmanager
+    def scoped(self):
+        """Forget values bound inside (a region lowered more than once)."""
+        before = set(self.values)
+        try:
+            yield
+        finally:
+            for k in [k for k in self.values if k not in before]:
+                del self.values[k]
+                self.affine.pop(k, None)
+
+    @contextlib.contextmanager
+    def widened(self, lanes: tuple):
+        """Lower scalar-typed region ops on vectors of shape `lanes`."""
+        prev = self.lanes
+        self.lanes = tuple(lanes)
+        try:
+            yield
+        finally:
+            self.lanes = prev
+
+    def type_of(self, v: Value) -> ir.Type:
+        return T.value_type(v.type, self.lanes)
+
+    # -- memory
+    def memref(self, arg: int, pointee) -> ir.Value:
+        """The `memref<?xT>` view of pointer argument `arg` as element type T."""
+        elem = T.memory_scalar(pointee)
+        key = (arg, str(elem))
+        if key not in self.memrefs:
+            from .abi import view_of_binding
+            self.memrefs[key] = view_of_binding(self, arg, elem)
+        return self.memrefs[key]
+
+    # -- constants and casts
+    def const(self, value, ty: ir.Type) -> ir.Value:
+        el = T.element(ty)
+        if T.is_float(el):
+            attr = ir.FloatAttr.get(el, float(value))
+        elif isinstance(el, ir.IndexType):
+            attr = ir.IntegerAttr.get(el, int(value))
+        else:
+            width = T.bitwidth(el)
+            v = int(value)
+            if width > 1 and v >= (1 << (width - 1)):
+                v -= 1 << width
+            if width == 1:
+                v = -1 if v else 0
+            attr = ir.IntegerAttr.get(el, v)
+        if isinstance(ty, ir.VectorType):
+            return arith.constant(ty, ir.DenseElementsAttr.get_splat(ty, attr))
+        return arith.constant(ty, attr)
+
+    def index(self, v: ir.Value) -> ir.Value:
+        """An integer scalar (or vector) as `index`."""
+        if isinstance(T.element(v.type), ir.IndexType):
+            return v
+        return arith.index_cast(T.like(v.type, ir.IndexType.get()), v)
+
+    def int_cast(self, v: ir.Value, width: int, signed: bool = True) -> ir.Value:
+        """Extend or truncate an integer scalar/vector to `width` bits."""
+        if isinstance(T.element(v.type), ir.IndexType):
+            return arith.index_cast(T.like(v.type, ir.IntegerType.get_signless(width)), v)
+        have = T.bitwidth(v.type)
+        target = T.like(v.type, ir.IntegerType.get_signless(width))
+        if have == width:
+            return v
+        if have < width:
+            return arith.extsi(target, v) if signed else arith.extui(target, v)
+        return arith.trunci(target, v)
+
+    def i64(self, v: ir.Value) -> ir.Value:
+        return self.int_cast(v, 64)
+
+    def splat(self, v: ir.Value, shape: tuple) -> ir.Value:
+        """Broadcast a scalar (or vector) to `shape`."""
+        if not shape:
+            return v
+        vt = ir.VectorType.get(list(shape), T.element(v.type))
+        if v.type == vt:
+            return v
+        return vector.broadcast(vt, v)
+
+
+def to_location(loc: Loc, op_name: str = "") -> ir.Location:
+    """The user's kernel line as an MLIR location, so IREE diagnostics point at it."""
+    if loc is None or not loc.file:
+        base = ir.Location.unknown()
+    else:
+        base = ir.Location.file(loc.file, loc.line, loc.col)
+    return ir.Location.name(op_name, base) if op_name else base
+
+
+def is_pointer(v: Value) -> bool:
+    t = v.type
+    return isinstance(t, PtrType) or isinstance(getattr(t, "element", None), PtrType)

@@ -1,0 +1,187 @@
+"""Build the IREE module of one kernel: a `stream.executable` plus a host function.
+
+Each Triton program is one workgroup; the export's count region returns the
+grid unchanged.  The host function `launch` imports every argument's storage
+(written ones with `consume`), dispatches once, aliases the written results
+back onto the caller's buffers and waits on a fence, so nothing is copied.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iree.compiler import ir
+from iree.compiler.dialects import arith, builtin, flow, func, hal, stream, util
+
+from ..triton_frontend.ttir import Function, PtrType, ScalarType
+from . import types as T
+from .abi import KernelAbi, abi_from_signature, push_constant_type
+from .context import LoweringContext, PtrValue, to_location
+from .walk import lower_block
+
+EXECUTABLE = "triton_exe"
+
+
+@dataclass(frozen=True)
+class LoweredModule:
+    """The IREE input module of one kernel and its ABI."""
+    mlir: str
+    abi: KernelAbi
+    entry: str
+
+
+def _pointer_args(fn: Function):
+    return [i for i, a in enumerate(fn.args) if isinstance(a.value.type, PtrType)]
+
+
+def build_module(fn: Function, signature: dict, options=None) -> LoweredModule:
+    """Lower a parsed `tt.func` to an IREE module (text) plus its ABI."""
+    ctx_ir = ir.Context()
+    ctx_ir.allow_unregistered_dialects = False
+    with ctx_ir, to_location(fn.loc):
+        module = ir.Module.create()
+        module.operation.attributes["sym_name"] = ir.StringAttr.get(f"tt_{fn.name}")
+        lctx = LoweringContext(fn.name, options)
+        with ir.InsertionPoint(module.body):
+            exe = stream.ExecutableOp(EXECUTABLE, sym_visibility="private")
+            exe_block = exe.body.blocks.append()
+            with ir.InsertionPoint(exe_block):
+                export = stream.ExecutableExportOp(fn.name, ir.FlatSymbolRefAttr.get(fn.name),
+                                                   sym_visibility="public")
+                idx = ir.IndexType.get()
+                wg = export.workgroup_count.blocks.append(idx, idx, idx)
+                with ir.InsertionPoint(wg):
+                    stream.ReturnOp(list(wg.arguments))
+                inner = builtin.ModuleOp()
+                stream.ExecutableEndOp()
+            _build_kernel(lctx, fn, inner)
+            abi = abi_from_signature(fn.name, _full_signature(fn, signature), _written_names(lctx, fn, signature))
+            _build_host(fn, abi, lctx)
+        module.operation.verify()
+        text = module.operation.get_asm(enable_debug_info=True)
+    return LoweredModule(text, abi, abi.host_function)
+
+
+def _full_signature(fn: Function, signature: dict) -> dict:
+    if signature:
+        return signature
+    from ..triton_frontend.signature import signature_of
+    return signature_of(fn)
+
+
+def _runtime_params(signature: dict) -> list:
+    return [name for name, ty in signature.items() if ty != "constexpr"]
+
+
+def _written_names(lctx, fn: Function, signature: dict) -> set:
+    names = _runtime_params(_full_signature(fn, signature))
+    return {names[i] for i in lctx.written_args}
+
+
+def _build_kernel(lctx: LoweringContext, fn: Function, inner):
+    """The dispatch function: bindings, push constants, then the kernel body."""
+    ptr_args = _pointer_args(fn)
+    binding_t = ir.Type.parse("!stream.binding")
+    i64 = ir.IntegerType.get_signless(64)
+    idx = ir.IndexType.get()
+    arg_types = [binding_t] * len(ptr_args)
+    arg_types += [i64, i64] * len(ptr_args)  # element count, element offset
+    scalar_args = [i for i, a in enumerate(fn.args) if not isinstance(a.value.type, PtrType)]
+    from ..triton_frontend.signature import triton_type
+    arg_types += [push_constant_type(triton_type(fn.args[i].value.type)) for i in scalar_args]
+    with ir.InsertionPoint(inner.body):
+        f = func.FuncOp(fn.name, ir.FunctionType.get(arg_types, []))
+        entry = f.add_entry_block()
+    with ir.InsertionPoint(entry):
+        args = list(entry.arguments)
+        nptr = len(ptr_args)
+        sizes = [arith.index_cast(idx, args[nptr + 2 * j]) for j in range(nptr)]
+        # memref views are created lazily, but always here at the entry
+        marker = arith.constant(idx, 0)
+        lctx.entry_ip = ir.InsertionPoint(marker.owner)
+        for j, i in enumerate(ptr_args):
+            pointee = fn.args[i].value.type.pointee
+            size = sizes[j]
+            lctx.bindings[i] = (args[j], size, T.memory_scalar(pointee))
+            lctx.bind(fn.args[i].value, PtrValue(i, args[nptr + 2 * j + 1], pointee))
+        for j, i in enumerate(scalar_args):
+            v = args[3 * nptr + j]
+            want = T.scalar(fn.args[i].value.type)
+            if v.type != want:
+                v = arith.truncf(want, v) if T.is_float(want) else arith.trunci(want, v)
+            lctx.bind(fn.args[i].value, v)
+        lctx.ptr_arg_order = ptr_args
+        lower_block(lctx, fn.body)
+
+
+def _build_host(fn: Function, abi: KernelAbi, lctx: LoweringContext):
+    """`util.func @launch(buffer views..., offsets..., scalars..., gx, gy, gz)`."""
+    ptr_args = _pointer_args(fn)
+    scalar_args = [i for i, a in enumerate(fn.args) if not isinstance(a.value.type, PtrType)]
+    bv_t = ir.Type.parse("!hal.buffer_view")
+    i64 = ir.IntegerType.get_signless(64)
+    idx = ir.IndexType.get()
+    n_in = len(ptr_args) * 2 + len(scalar_args) + 3
+    ftype = ir.FunctionType.get([bv_t] * len(ptr_args) + [i64] * (n_in - len(ptr_args)), [])
+    host = util.FuncOp(abi.host_function, ir.TypeAttr.get(ftype))
+    host.attributes["iree.abi.stub"] = ir.UnitAttr.get()
+    block = host.body.blocks.append(*ftype.inputs)
+    with ir.InsertionPoint(block):
+        a = list(block.arguments)
+        nptr = len(ptr_args)
+        views, offsets = a[:nptr], a[nptr:2 * nptr]
+        scalars = a[2 * nptr:2 * nptr + len(scalar_args)]
+        grid = [arith.index_cast(idx, g) for g in a[-3:]]
+        tensors, dims, written = [], [], []
+        for j, i in enumerate(ptr_args):
+            elem = T.memory_scalar(fn.args[i].value.type.pointee)
+            tt = ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size()], elem)
+            n = hal.BufferViewDimOp(views[j], 0, results=[idx]).result
+            consume = i in lctx.written_args
+            t = hal.TensorImportOp(tt, views[j], ir.TypeAttr.get(tt), [n], consume=consume or None,
+                                   name=fn.args[i].value.name.lstrip("%")).result
+            tensors.append(t)
+            dims.append(n)
+            if consume:
+                written.append(j)
+        operands = list(tensors)
+        for j in range(nptr):
+            operands += [arith.index_cast(i64, dims[j]), offsets[j]]
+        for j, i in enumerate(scalar_args):
+            want = push_constant_type(_ttype(fn.args[i].value.type))
+            operands.append(_from_i64(scalars[j], want))
+        if not written:
+            util.ReturnOp([])
+            return
+        result_types = [tensors[j].type for j in written]
+        entry = ir.ArrayAttr.get([ir.SymbolRefAttr.get([EXECUTABLE, fn.name])])
+        tied = ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IndexType.get(), j) for j in written])
+        d = flow.DispatchOp(result_types, grid, entry, operands, dims, [dims[j] for j in written],
+                            tied_operands=tied)
+        aliased = []
+        for r, j in zip(d.results, written):
+            aliased.append(hal.TensorAliasOp(r, [dims[j]], views[j], results=[r.type]).result)
+        c0 = arith.constant(idx, 0)
+        dev = hal.DevicesGetOp(c0, results=[ir.Type.parse("!hal.device")]).result
+        fence_t = ir.Type.parse("!hal.fence")
+        fence = hal.FenceCreateOp(dev, hal.FenceFlagBitfield.None_, results=[fence_t]).result
+        hal.TensorBarrierOp([x.type for x in aliased], aliased, fence)
+        tmo = arith.constant(ir.IntegerType.get_signless(32), -1)
+        hal.FenceAwaitOp(tmo, hal.WaitFlagBitfield.None_, [fence],
+                         results=[ir.IntegerType.get_signless(32)])
+        util.ReturnOp([])
+
+
+def _ttype(t) -> str:
+    from ..triton_frontend.signature import triton_type
+    return triton_type(t)
+
+
+def _from_i64(v: ir.Value, want: ir.Type) -> ir.Value:
+    """Host scalars arrive as i64 words: narrow ints, reinterpret float bits."""
+    if T.is_float(want):
+        w = T.bitwidth(want)
+        bits = arith.trunci(ir.IntegerType.get_signless(w), v) if w < 64 else v
+        return arith.bitcast(want, bits)
+    if T.bitwidth(want) < 64:
+        return arith.trunci(want, v)
+    return v

@@ -1,0 +1,1 @@
+"""Lowering rules, one module per TTIR op family."""

@@ -1,0 +1,173 @@
+"""Pointer arithmetic, loads and stores.
+
+A pointer is (argument, i64 element offsets).  Loads and stores whose
+offsets are affine with a unit last stride become one masked vector load or
+store per row; every other pointer tensor becomes a masked gather or
+scatter.  Masked-off lanes are never touched, as on a GPU.
+"""
+from __future__ import annotations
+
+from iree.compiler import ir
+from iree.compiler.dialects import arith, memref, scf, vector
+
+from ..analysis import pointers as P
+from ..context import Affine, PtrValue
+from ..errors import UnsupportedOp
+from ..registry import lowers
+from .. import types as T
+from ...triton_frontend.ttir import PtrType, TensorType, shape_of
+
+# Rows above this count use gathers instead of one vector op per row.
+MAX_UNROLLED_ROWS = 256
+
+
+@lowers("tt.addptr")
+def lower_tt_addptr(ctx, op):
+    ptr_v, off_v = op.operands
+    ptr = ctx.get(ptr_v)
+    off = ctx.i64(ctx.get(off_v))
+    new = arith.addi(ptr.offset, off)
+    aff = None
+    if isinstance(op.result.type, TensorType):
+        aff = P.add(P.operand_affine(ctx, ptr_v), P.operand_affine(ctx, off_v))
+    ctx.bind(op.result, PtrValue(ptr.arg, new, ptr.pointee, aff))
+
+
+def _bool_pointee(pointee) -> bool:
+    return getattr(pointee, "name", "") == "i1"
+
+
+def _to_memory(ctx, v: ir.Value, pointee) -> ir.Value:
+    if _bool_pointee(pointee):
+        return arith.extui(T.like(v.type, ir.IntegerType.get_signless(8)), v)
+    return v
+
+
+def _from_memory(ctx, v: ir.Value, pointee) -> ir.Value:
+    if _bool_pointee(pointee):
+        return arith.cmpi(arith.CmpIPredicate.ne, v, ctx.const(0, v.type))
+    return v
+
+
+def _flat(ctx, v: ir.Value, n: int) -> ir.Value:
+    t = ir.VectorType.get([n], T.element(v.type))
+    return v if v.type == t else vector.shape_cast(t, v)
+
+
+@lowers("tt.load")
+def lower_tt_load(ctx, op):
+    ptr_v = op.operands[0]
+    ptr = ctx.get(ptr_v)
+    mask = ctx.get(op.operands[1]) if len(op.operands) > 1 else None
+    other = ctx.get(op.operands[2]) if len(op.operands) > 2 else None
+    if not isinstance(ptr, PtrValue):
+        raise UnsupportedOp("loads through pointers that are not kernel arguments")
+    mem = ctx.memref(ptr.arg, ptr.pointee)
+    elem = T.memory_scalar(ptr.pointee)
+    rt = ctx.type_of(op.result)
+    if not isinstance(ptr_v.type, TensorType):
+        ctx.bind(op.result, _scalar_load(ctx, mem, ptr, mask, other, rt))
+        return
+    shape = shape_of(ptr_v.type)
+    mt = ir.VectorType.get(list(shape), elem)
+    pas = _to_memory(ctx, other, ptr.pointee) if other is not None else ctx.const(0, mt)
+    if ctx.options is not None and getattr(ctx.options, "bounds_check", False):
+        from .bounds import check_access
+        mask = check_access(ctx, op, ptr, mask, shape)
+    if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
+        val = _row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
+    else:
+        val = _gather(ctx, mem, ptr, shape, mask, pas, mt)
+    ctx.bind(op.result, _from_memory(ctx, val, ptr.pointee))
+
+
+def _rows(shape) -> int:
+    n = 1
+    for d in shape[:-1]:
+        n *= d
+    return n
+
+
+def _row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
+    row_t = ir.VectorType.get([shape[-1]], T.element(mt))
+    result = None
+    for idx, start in P.row_starts(aff, shape):
+        start = ctx.index(start)
+        if mask is None:
+            row = vector.load(row_t, mem, [start])
+        else:
+            m = vector.extract(mask, [], list(idx)) if idx else mask
+            p = vector.extract(pas, [], list(idx)) if idx else pas
+            row = vector.maskedload(row_t, mem, [start], m, p)
+        if not idx:
+            return row
+        result = vector.insert(row, result if result is not None else pas, [], list(idx))
+    return result
+
+
+def _gather(ctx, mem, ptr: PtrValue, shape, mask, pas, mt) -> ir.Value:
+    n = 1
+    for d in shape:
+        n *= d
+    flat_t = ir.VectorType.get([n], T.element(mt))
+    idx = ctx.index(_flat(ctx, ptr.offset, n))
+    m = _flat(ctx, mask, n) if mask is not None else ctx.const(1, ir.VectorType.get([n], ir.IntegerType.get_signless(1)))
+    c0 = arith.constant(ir.IndexType.get(), 0)
+    g = vector.gather(flat_t, mem, [c0], idx, m, _flat(ctx, pas, n))
+    return g if flat_t == mt else vector.shape_cast(mt, g)
+
+
+def _scalar_load(ctx, mem, ptr: PtrValue, mask, other, rt) -> ir.Value:
+    i = ctx.index(ptr.offset)
+    if mask is None:
+        return _from_memory(ctx, memref.load(mem, [i]), ptr.pointee)
+    if_op = scf.IfOp(mask, [rt], has_else=True)
+    with ir.InsertionPoint(if_op.then_block):
+        scf.YieldOp([_from_memory(ctx, memref.load(mem, [i]), ptr.pointee)])
+    with ir.InsertionPoint(if_op.else_block):
+        scf.YieldOp([other if other is not None else ctx.const(0, rt)])
+    return if_op.results[0]
+
+
+@lowers("tt.store")
+def lower_tt_store(ctx, op):
+    ptr_v, val_v = op.operands[0], op.operands[1]
+    ptr = ctx.get(ptr_v)
+    val = _to_memory(ctx, ctx.get(val_v), ptr.pointee)
+    mask = ctx.get(op.operands[2]) if len(op.operands) > 2 else None
+    if not isinstance(ptr, PtrValue):
+        raise UnsupportedOp("stores through pointers that are not kernel arguments")
+    ctx.written_args.add(ptr.arg)
+    mem = ctx.memref(ptr.arg, ptr.pointee)
+    if not isinstance(ptr_v.type, TensorType):
+        i = ctx.index(ptr.offset)
+        if mask is None:
+            memref.store(val, mem, [i])
+        else:
+            if_op = scf.IfOp(mask)
+            with ir.InsertionPoint(if_op.then_block):
+                memref.store(val, mem, [i])
+                scf.YieldOp([])
+        return
+    shape = shape_of(ptr_v.type)
+    if ctx.options is not None and getattr(ctx.options, "bounds_check", False):
+        from .bounds import check_access
+        mask = check_access(ctx, op, ptr, mask, shape)
+    if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
+        row_t = ir.VectorType.get([shape[-1]], T.element(val.type))
+        for idx, start in P.row_starts(ptr.affine, shape):
+            start = ctx.index(start)
+            row = vector.extract(val, [], list(idx)) if idx else val
+            if mask is None:
+                vector.store(row, mem, [start])
+            else:
+                m = vector.extract(mask, [], list(idx)) if idx else mask
+                vector.maskedstore(mem, [start], m, row)
+        return
+    n = 1
+    for d in shape:
+        n *= d
+    idx = ctx.index(_flat(ctx, ptr.offset, n))
+    m = _flat(ctx, mask, n) if mask is not None else ctx.const(1, ir.VectorType.get([n], ir.IntegerType.get_signless(1)))
+    c0 = arith.constant(ir.IndexType.get(), 0)
+    vector.scatter(None, mem, [c0], idx, m, _flat(ctx, val, n))
