@@ -1,12 +1,12 @@
 """`tt.dot`: C += A @ B on one tile.
 
-The tile is computed as a loop over K of vector outer products (one FMA row
+The tile is computed as K vector outer products (one FMA row
 per output row), with operands widened to the accumulator's type first.
 """
 from __future__ import annotations
 
 from iree.compiler import ir
-from iree.compiler.dialects import arith, scf, vector
+from iree.compiler.dialects import arith, vector
 
 from ..errors import UnsupportedOp
 from ..registry import lowers
@@ -36,16 +36,9 @@ def lower_tt_dot(ctx, op):
     a = _widen(ctx, a, acc_el)
     b = _widen(ctx, b, acc_el)
     at = vector.transpose(ir.VectorType.get([k, m], acc_el), a, [1, 0])
-    idx = ir.IndexType.get()
-    c0 = arith.constant(idx, 0)
-    ck = arith.constant(idx, k)
-    c1 = arith.constant(idx, 1)
-    loop = scf.ForOp(c0, ck, c1, [c])
-    dyn = ir.ShapedType.get_dynamic_size()
-    with ir.InsertionPoint(loop.body):
-        kk = loop.induction_variable
-        acol = vector.extract(at, [kk], [dyn])
-        brow = vector.extract(b, [kk], [dyn])
-        acc = vector.outerproduct(c.type, acol, brow, acc=loop.inner_iter_args[0])
-        scf.YieldOp([acc])
-    ctx.bind(op.result, loop.results[0])
+    acc = c
+    # K is static and small (a tile); dynamic extracts from 2-D vectors do
+    # not lower to LLVM, so the K loop is unrolled.
+    for kk in range(k):
+        acc = vector.outerproduct(c.type, vector.extract(at, [], [kk]), vector.extract(b, [], [kk]), acc=acc)
+    ctx.bind(op.result, acc)

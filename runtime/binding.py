@@ -1,0 +1,91 @@
+"""Torch tensors and Python scalars to launch arguments, checked before launch.
+
+A pointer argument binds the tensor's whole base storage (imported zero-copy
+through DLPack) plus the element offset of `data_ptr()` into it, so views
+with storage offsets and any strides address the caller's memory exactly as
+on a GPU.  Scalars travel as i64 words (floats as their bit patterns).
+"""
+from __future__ import annotations
+
+import struct
+
+import torch
+
+from .errors import ArgumentError
+
+TORCH_DTYPES = {
+    "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp64": torch.float64,
+    "i8": torch.int8, "i16": torch.int16, "i32": torch.int32, "i64": torch.int64,
+    "u8": torch.uint8, "u16": torch.uint16, "u32": torch.uint32, "u64": torch.uint64,
+    "i1": torch.bool, "u1": torch.bool,
+    "fp8e4nv": torch.float8_e4m3fn, "fp8e5": torch.float8_e5m2,
+}
+# Storage views for import: the kernel's buffers are signless integers.
+_STORAGE_DTYPE = {torch.bool: torch.int8, torch.uint8: torch.int8, torch.uint16: torch.int16,
+                  torch.uint32: torch.int32, torch.uint64: torch.int64}
+ALIGNMENT = 64
+
+
+def check_tensor(t, name: str, triton_type: str, kernel: str) -> None:
+    """Refuse tensors that cannot be bound: wrong device, dtype or alignment."""
+    if not isinstance(t, torch.Tensor):
+        if hasattr(t, "data_ptr"):
+            raise ArgumentError(f"{kernel}: argument `{name}` ({type(t).__name__}) is not a torch tensor; "
+                                f"pass a CPU torch.Tensor")
+        raise ArgumentError(f"{kernel}: argument `{name}` expects a tensor ({triton_type}) "
+                            f"but got {type(t).__name__}")
+    if t.device.type != "cpu":
+        raise ArgumentError(f"{kernel}: argument `{name}` is on device `{t.device}`; turbine-triton runs "
+                            f"kernels on CPU tensors. Move it with `.cpu()` first.")
+    want = TORCH_DTYPES.get(triton_type.lstrip("*"))
+    if want is not None and t.dtype != want:
+        raise ArgumentError(f"{kernel}: argument `{name}` has dtype {t.dtype} but the kernel was "
+                            f"compiled for {want} ({triton_type}); pass a {want} tensor or recompile.")
+    if t.dtype not in _SUPPORTED:
+        raise ArgumentError(f"{kernel}: argument `{name}` has dtype {t.dtype}, which turbine-triton does not "
+                            f"bind yet; convert it (for example with `.to(torch.float32)`).")
+
+
+_SUPPORTED = set(TORCH_DTYPES.values())
+
+
+def storage_view(t: torch.Tensor, name: str, kernel: str):
+    """(flat tensor over t's whole storage, element offset of t in it)."""
+    storage = t.untyped_storage()
+    base = storage.data_ptr()
+    item = t.element_size()
+    byte_off = t.data_ptr() - base
+    if base % ALIGNMENT:
+        raise ArgumentError(f"{kernel}: argument `{name}` lives in storage at address {base:#x}, which is not "
+                            f"{ALIGNMENT}-byte aligned; IREE imports only aligned host memory. "
+                            f"Pass `{name}.clone()` (torch allocations are aligned).")
+    if byte_off % item:
+        raise ArgumentError(f"{kernel}: argument `{name}` starts {byte_off} bytes into its storage, "
+                            f"not a whole number of {t.dtype} elements; pass a contiguous copy.")
+    dtype = _STORAGE_DTYPE.get(t.dtype, t.dtype)
+    n = storage.nbytes() // item
+    flat = torch.empty(0, dtype=dtype).set_(storage, 0, (n,), (1,))
+    return flat, byte_off // item
+
+
+def scalar_word(v, triton_type: str, name: str, kernel: str) -> int:
+    """A scalar argument as the i64 word the host function expects."""
+    t = triton_type
+    if isinstance(v, torch.Tensor):
+        if v.numel() != 1:
+            raise ArgumentError(f"{kernel}: argument `{name}` expects a scalar ({t}) but got a tensor")
+        v = v.item()
+    if t in ("fp32", "fp16", "bf16"):
+        return struct.unpack("<i", struct.pack("<f", float(v)))[0]
+    if t == "fp64":
+        return struct.unpack("<q", struct.pack("<d", float(v)))[0]
+    if isinstance(v, float) and not float(v).is_integer():
+        raise ArgumentError(f"{kernel}: argument `{name}` expects an integer ({t}) but got {v!r}")
+    try:
+        iv = int(v)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{kernel}: argument `{name}` expects a scalar ({t}) but got "
+                            f"{type(v).__name__}") from None
+    if t.startswith("u") and iv >= 1 << 63:
+        iv -= 1 << 64
+    return iv

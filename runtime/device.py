@@ -1,0 +1,31 @@
+"""The process-wide IREE runtime device (local-task on every core)."""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+
+_lock = threading.Lock()
+
+
+def core_count() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=None)
+def get_config(driver: str = "local-task"):
+    """The `iree.runtime.Config` for `driver`, created once per process.
+
+    local-task defaults to one worker per physical core; we ask for one per
+    available core so every core runs workgroups.
+    """
+    import iree.runtime as rt
+    with _lock:
+        if driver == "local-task":
+            workers = int(os.environ.get("TURBINE_TRITON_THREADS", core_count()))
+            rt.flags.parse_flags(f"--task_topology_group_count={workers}")
+        return rt.Config(driver)
