@@ -24,14 +24,14 @@ from . import types as T
 class Param:
     """One parameter of the Python-level kernel signature."""
     name: str
-    kind: str              # "ptr", "scalar" or "constexpr"
+    kind: str              # "ptr" or "scalar"
     triton_type: str       # "*fp32", "i32", "constexpr", ...
     written: bool = False  # pointer args the kernel stores to
 
 
 @dataclass(frozen=True)
 class KernelAbi:
-    """Everything a launcher needs: parameter kinds, in Triton's order."""
+    """Everything a launcher needs: the runtime parameters (no constexprs), in order."""
     name: str
     params: tuple
     host_function: str = "launch"
@@ -59,8 +59,8 @@ def abi_from_signature(name: str, signature: dict, written: set) -> KernelAbi:
     params = []
     for pname, ty in signature.items():
         if ty == "constexpr":
-            params.append(Param(pname, "constexpr", ty))
-        elif ty.startswith("*"):
+            continue
+        if ty.startswith("*"):
             params.append(Param(pname, "ptr", ty, pname in written))
         else:
             params.append(Param(pname, "scalar", ty))

@@ -1,20 +1,159 @@
-"""Placeholder; filled in below."""
+"""The `cpu` Triton driver: target, launcher, and a timing device interface.
+
+Triton calls `utils.load_binary` to load a `.vmfb` and `launcher_cls(src,
+metadata)` to build the launcher, then calls the launcher with the grid,
+the loaded function and every bound argument (constexprs included).
+`do_bench` and `@triton.autotune` time launches with `get_device_interface()`,
+whose events read `time.perf_counter` because launches are synchronous.
+"""
+from __future__ import annotations
+
+import time
+
 from triton.backends.driver import DriverBase
+
+from ..triton_frontend.target import CPU_TARGET
+
+
+class CPUEvent:
+    """A timing event; launches complete before returning, so a clock read suffices."""
+
+    def __init__(self, enable_timing: bool = True):
+        self.t = None
+
+    def record(self, stream=None):
+        self.t = time.perf_counter()
+
+    def elapsed_time(self, end: "CPUEvent") -> float:
+        """Milliseconds from this event to `end`."""
+        return (end.t - self.t) * 1e3
+
+    def synchronize(self):
+        pass
+
+    def query(self) -> bool:
+        return True
+
+
+class CPUDeviceInterface:
+    """The subset of torch's device interface that Triton's benchmarking uses."""
+    Event = CPUEvent
+
+    @staticmethod
+    def synchronize(device=None):
+        pass
+
+    @staticmethod
+    def current_device():
+        return 0
+
+    @staticmethod
+    def device_count():
+        return 1
+
+    @staticmethod
+    def is_available():
+        return True
+
+
+class CPUUtils:
+    """`driver.active.utils`: binary loading and device properties."""
+
+    @staticmethod
+    def load_binary(name, kernel, shared, device):
+        from ..runtime.launch import LoadedModule
+        module = LoadedModule(kernel)
+        # Triton reloads while `module` is None; n_max_threads covers num_warps up to 32.
+        return module, module, 0, 0, 32 * 32
+
+    @staticmethod
+    def unload_module(module):
+        pass
+
+    @staticmethod
+    def get_device_properties(device):
+        from ..runtime.device import core_count
+        return {"max_shared_mem": 1 << 30, "multiprocessor_count": core_count(),
+                "max_num_regs": 1 << 16, "warpSize": 32, "sm_clock_rate": 0, "mem_clock_rate": 0,
+                "mem_bus_width": 0}
+
+
+class CPULauncher:
+    """Triton's launcher for one compiled kernel."""
+
+    def __init__(self, src, metadata):
+        from ..lowering.abi import KernelAbi
+        from ..runtime.launch import Launcher
+        abi = KernelAbi.from_json(metadata.turbine_abi)
+        signature = getattr(src, "signature", None) or {}
+        types = list(signature.values())
+        self.positions = [i for i, ty in enumerate(types) if ty != "constexpr"] if types else None
+        self.launcher = Launcher.__new__(Launcher)
+        Launcher.__init__(self.launcher, abi, module=_NO_MODULE)
+        self.expand_descriptors = any(str(t).startswith("tensordesc") for t in types)
+
+    def __call__(self, gx, gy, gz, stream, function, packed_metadata, launch_metadata,
+                 enter_hook, exit_hook, *args):
+        if enter_hook is not None:
+            enter_hook(launch_metadata)
+        if self.positions is not None:
+            args = [args[i] for i in self.positions if i < len(args)]
+        self.launcher.run(function, (gx, gy, gz), args)
+        if exit_hook is not None:
+            exit_hook(launch_metadata)
+
+
+_NO_MODULE = object()
 
 
 class CPUDriverBase(DriverBase):
+    """Driver `cpu`: active on machines without a CUDA device."""
+
+    def __init__(self):
+        super().__init__()
+        self.utils = CPUUtils()
+        self.launcher_cls = CPULauncher
+
     @classmethod
     def is_active(cls):
-        return False
+        try:
+            import torch
+            return not torch.cuda.is_available()
+        except ImportError:  # pragma: no cover
+            return True
 
-    def map_python_to_cpp_type(self, ty):
-        return ty
+    def map_python_to_cpp_type(self, ty: str) -> str:
+        return {"i1": "bool", "i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
+                "u8": "uint8_t", "u32": "uint32_t", "u64": "uint64_t", "fp16": "double",
+                "bf16": "double", "fp32": "double", "fp64": "double"}.get(ty, "void*")
 
     def get_current_target(self):
-        raise NotImplementedError
+        return CPU_TARGET
 
     def get_active_torch_device(self):
-        raise NotImplementedError
+        import torch
+        return torch.device("cpu")
+
+    def get_current_device(self):
+        return 0
+
+    def set_current_device(self, device):
+        pass
+
+    def get_current_stream(self, device=None):
+        return 0
+
+    def get_device_interface(self):
+        return CPUDeviceInterface
 
     def get_benchmarker(self):
-        raise NotImplementedError
+        from triton.testing import do_bench
+        return do_bench
+
+    def get_empty_cache_for_benchmark(self):
+        import torch
+        # larger than the last-level cache, so each timed run starts cold
+        return torch.empty(64 * 1024 * 1024 // 4, dtype=torch.int32)
+
+    def clear_cache(self, cache):
+        cache.zero_()

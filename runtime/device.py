@@ -17,15 +17,25 @@ def core_count() -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def get_config(driver: str = "local-task"):
+def get_config(driver: str = os.environ.get("TURBINE_TRITON_DRIVER", "local-task")):
     """The `iree.runtime.Config` for `driver`, created once per process.
 
     local-task defaults to one worker per physical core; we ask for one per
     available core so every core runs workgroups.
     """
     import iree.runtime as rt
+    _quiet_teardown()
     with _lock:
         if driver == "local-task":
             workers = int(os.environ.get("TURBINE_TRITON_THREADS", core_count()))
             rt.flags.parse_flags(f"--task_topology_group_count={workers}")
         return rt.Config(driver)
+
+
+def _quiet_teardown():
+    """Kernels cached by Triton outlive nanobind's teardown check; that is not a leak."""
+    try:
+        from iree._runtime_libs import _runtime
+        _runtime.disable_leak_checker()
+    except (ImportError, AttributeError):  # pragma: no cover
+        pass
