@@ -164,15 +164,15 @@ def lower_tt_extern_elementwise(ctx, op):
 def _float_class(ctx, what: str, x: ir.Value, rt: ir.Type) -> ir.Value:
     i1 = T.like(x.type, ir.IntegerType.get_signless(1))
     if what == "isnan":
-        flag = arith.cmpf(arith.CmpFPredicate.uno, x, x)
+        flag = arith.cmpf(arith.CmpFPredicate.UNO, x, x)
     elif what == "isinf":
-        flag = arith.cmpf(arith.CmpFPredicate.oeq, create("math.absf", x.type, [x]), ctx.const(float("inf"), x.type))
+        flag = arith.cmpf(arith.CmpFPredicate.OEQ, create("math.absf", x.type, [x]), ctx.const(float("inf"), x.type))
     elif what == "signbit":
         w = T.bitwidth(x.type)
         bits = arith.bitcast(T.like(x.type, ir.IntegerType.get_signless(w)), x)
         flag = arith.cmpi(arith.CmpIPredicate.slt, bits, ctx.const(0, bits.type))
     else:
-        flag = arith.cmpf(arith.CmpFPredicate.olt, create("math.absf", x.type, [x]), ctx.const(float("inf"), x.type))
+        flag = arith.cmpf(arith.CmpFPredicate.OLT, create("math.absf", x.type, [x]), ctx.const(float("inf"), x.type))
     assert flag.type == i1
     return flag if rt == i1 else arith.extui(rt, flag)
 
