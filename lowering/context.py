@@ -61,9 +61,13 @@ class LoweringContext:
 
     def get(self, v: Value):
         try:
-            return self.values[v]
+            lowered = self.values[v]
         except KeyError:
             raise LoweringError(f"value {v.name} used before it was lowered") from None
+        if self.lanes and isinstance(lowered, ir.Value) and not isinstance(lowered.type, ir.VectorType):
+            # a scalar from outside a widened combine region: splat it to the lanes
+            return self.splat(lowered, self.lanes)
+        return lowered
 
     def affine_of(self, v: Value) -> Optional[Affine]:
         lowered = self.values.get(v)

@@ -12,7 +12,7 @@ import time
 
 from triton.backends.driver import DriverBase
 
-from ..triton_frontend.target import CPU_TARGET
+from ..triton_frontend.target import cpu_target
 
 
 class CPUEvent:
@@ -128,7 +128,7 @@ class CPUDriverBase(DriverBase):
                 "bf16": "double", "fp32": "double", "fp64": "double"}.get(ty, "void*")
 
     def get_current_target(self):
-        return CPU_TARGET
+        return cpu_target()
 
     def get_active_torch_device(self):
         import torch

@@ -38,7 +38,7 @@ def check_tensor(t, name: str, triton_type: str, kernel: str) -> None:
         raise ArgumentError(f"{kernel}: argument `{name}` is on device `{t.device}`; turbine-triton runs "
                             f"kernels on CPU tensors. Move it with `.cpu()` first.")
     want = TORCH_DTYPES.get(triton_type.lstrip("*"))
-    if want is not None and t.dtype != want:
+    if want is not None and t.dtype != want and _SIGNLESS.get(t.dtype) != want:
         raise ArgumentError(f"{kernel}: argument `{name}` has dtype {t.dtype} but the kernel was "
                             f"compiled for {want} ({triton_type}); pass a {want} tensor or recompile.")
     if t.dtype not in _SUPPORTED:
@@ -47,6 +47,9 @@ def check_tensor(t, name: str, triton_type: str, kernel: str) -> None:
 
 
 _SUPPORTED = set(TORCH_DTYPES.values())
+# TTIR integers are signless: a `*i8` parameter takes int8 and uint8 alike.
+_SIGNLESS = {torch.uint8: torch.int8, torch.uint16: torch.int16, torch.uint32: torch.int32,
+             torch.uint64: torch.int64}
 
 
 def storage_view(t: torch.Tensor, name: str, kernel: str):

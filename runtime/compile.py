@@ -20,6 +20,8 @@ CPU_FLAGS = (
     "--iree-hal-local-target-device-backends=llvm-cpu",
     "--iree-llvmcpu-target-cpu=host",
     "--iree-llvmcpu-fail-on-large-vector=false",
+    # Triton kernels mean f64 when they say f64
+    "--iree-input-demote-f64-to-f32=false",
 )
 
 

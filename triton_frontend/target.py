@@ -1,9 +1,10 @@
 """What Triton's frontend needs to know about our CPU target.
 
-`CPUOptions` holds every option Triton and Inductor pass to a backend, and
-`FrontendBackend` is a Triton `BaseBackend` that stops after TTIR.  The plugin
-subclasses it to add the IREE stage; capture uses it directly, so no GPU and
-no registered backend are needed to produce TTIR.
+`CPUOptions` holds every option Triton and Inductor pass to a backend; the
+helpers here give Triton's code generator its hooks and run Triton's TTIR
+passes.  This module imports nothing from `triton` at import time: Triton
+imports our plugin while `import triton` is still running, and the plugin's
+`CPUBackend` (the one `BaseBackend` of ours) is built from these helpers.
 """
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import hashlib
 from dataclasses import dataclass, fields
 from typing import Optional, Tuple
 
-from triton.backends.compiler import BaseBackend, GPUTarget, Language
 
-CPU_TARGET = GPUTarget("cpu", "", 32)
+
+@functools.lru_cache(maxsize=1)
+def cpu_target():
+    """`GPUTarget("cpu", "", 32)`: what Inductor builds for CPU Triton kernels."""
+    from triton.backends.compiler import GPUTarget
+    return GPUTarget("cpu", "", 32)
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ def codegen_implementation(options: CPUOptions) -> dict:
     import triton.language.extra.cuda as cuda
     return {
         "convert_custom_types": cuda.convert_custom_float8_sm80,
-        "min_dot_size": min_dot_size(CPU_TARGET),
+        "min_dot_size": min_dot_size(None),
     }
 
 
@@ -102,41 +107,12 @@ def run_ttir_passes(mod):
     return mod
 
 
-class FrontendBackend(BaseBackend):
-    """A Triton backend for the CPU target whose pipeline ends at TTIR."""
-
-    @staticmethod
-    def supports_target(target: GPUTarget) -> bool:
-        return target.backend == "cpu"
-
-    def __init__(self, target: GPUTarget = CPU_TARGET) -> None:
-        super().__init__(target)
-        self.binary_ext = "ttir"
-
-    def hash(self) -> str:
-        from . import versions
-        return versions.fingerprint()
-
-    def parse_options(self, options: dict) -> CPUOptions:
-        return parse_options(options)
-
-    def pack_metadata(self, metadata):
-        return (metadata.num_warps, metadata.num_ctas, metadata.shared)
-
-    def get_codegen_implementation(self, options):
-        return codegen_implementation(options)
-
-    def get_module_map(self):
-        return module_map()
-
-    def load_dialects(self, ctx):
-        pass
-
-    def add_stages(self, stages: dict, options, language=Language.TRITON) -> None:
-        stages["ttir"] = lambda src, metadata: run_ttir_passes(src)
+def frontend_backend():
+    """The Triton `BaseBackend` used for capture (the plugin's `CPUBackend`)."""
+    from ..plugin.backend.compiler import CPUBackend
+    return _backend(CPUBackend)
 
 
-@functools.lru_cache(maxsize=1)
-def frontend_backend() -> FrontendBackend:
-    """The shared frontend backend instance."""
-    return FrontendBackend(CPU_TARGET)
+@functools.lru_cache(maxsize=None)
+def _backend(cls):
+    return cls(cpu_target())

@@ -171,3 +171,21 @@ def lower_tt_store(ctx, op):
     m = _flat(ctx, mask, n) if mask is not None else ctx.const(1, ir.VectorType.get([n], ir.IntegerType.get_signless(1)))
     c0 = arith.constant(ir.IndexType.get(), 0)
     vector.scatter(None, mem, [c0], idx, m, _flat(ctx, val, n))
+
+
+@lowers("tt.bitcast")
+def lower_tt_bitcast(ctx, op):
+    src = ctx.get(op.operands[0])
+    if not isinstance(src, PtrValue):
+        ctx.bind(op.result, arith.bitcast(ctx.type_of(op.result), src))
+        return
+    rt = op.result.type
+    pointee = (rt.element if isinstance(rt, TensorType) else rt).pointee
+    have, want = T.bitwidth(T.memory_scalar(src.pointee)), T.bitwidth(T.memory_scalar(pointee))
+    off, aff = src.offset, src.affine
+    if have != want:
+        # element offsets are in units of the pointee; rescale them
+        num, den = (have // want, 1) if have > want else (1, want // have)
+        off = arith.divsi(arith.muli(off, ctx.const(num, off.type)), ctx.const(den, off.type))
+        aff = None
+    ctx.bind(op.result, PtrValue(src.arg, off, pointee, aff))

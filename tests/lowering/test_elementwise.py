@@ -1,0 +1,72 @@
+"""arith casts and integer ops on tensors and scalars, against torch."""
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+from ..conftest import interpret
+
+
+@triton.jit
+def cast_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    tl.store(out_ptr + offs, x.to(out_ptr.dtype.element_ty), mask=m)
+
+
+@pytest.mark.parametrize("src,dst", [
+    (torch.float32, torch.bfloat16), (torch.float32, torch.float16), (torch.bfloat16, torch.float32),
+    (torch.float16, torch.float32), (torch.float32, torch.int32), (torch.int32, torch.float32),
+    (torch.int64, torch.int8), (torch.int8, torch.int64), (torch.float32, torch.float64),
+    (torch.bool, torch.float32), (torch.float32, torch.bool), (torch.uint8, torch.int32),
+])
+def test_casts(src, dst):
+    x = (torch.randn(1000) * 100)
+    x = x > 0 if src == torch.bool else x.to(src)
+    out = torch.zeros(1000, dtype=dst)
+    cast_kernel[(4,)](x, out, 1000, BLOCK=256)
+    torch.testing.assert_close(out, x.to(dst), atol=0, rtol=0)
+
+
+def test_bf16_rounds_to_nearest_even():
+    # values exactly halfway between two bf16 numbers
+    base = torch.tensor([1.0, 1.0078125, 3.0, -2.0], dtype=torch.float32)
+    half_ulp = torch.tensor([2 ** -8, 2 ** -8, 2 ** -7, 2 ** -8])
+    x = base + half_ulp
+    out = torch.zeros(4, dtype=torch.bfloat16)
+    cast_kernel[(1,)](x, out, 4, BLOCK=4)
+    torch.testing.assert_close(out, x.to(torch.bfloat16), atol=0, rtol=0)
+
+
+@triton.jit
+def int_ops_kernel(a_ptr, b_ptr, out_ptr, n, s, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    a = tl.load(a_ptr + offs, mask=m, other=1)
+    b = tl.load(b_ptr + offs, mask=m, other=1)
+    r = (a // b) * 3 + (a % b) - (a >> 2) + (a << 1) ^ (b & 7) | (a * s)
+    r = tl.maximum(r, -1000) + tl.minimum(a, b)
+    tl.store(out_ptr + offs, r, mask=m)
+
+
+def test_integer_ops_match_interpreter():
+    a = torch.randint(-1000, 1000, (200,), dtype=torch.int32)
+    b = torch.randint(1, 50, (200,), dtype=torch.int32) * torch.where(torch.rand(200) > 0.5, 1, -1).int()
+    out = torch.zeros(200, dtype=torch.int32)
+    int_ops_kernel[(1,)](a, b, out, 200, 3, BLOCK=256)
+    ref = interpret(int_ops_kernel, (1,), a, b, torch.zeros(200, dtype=torch.int32), 200, 3, BLOCK=256)[2]
+    torch.testing.assert_close(out, ref)
+
+
+@triton.jit
+def scalar_kernel(out_ptr, a, b, f):
+    tl.store(out_ptr, a * b + 1)
+    tl.store(out_ptr + 1, (f * 2.0).to(tl.int64))
+    tl.store(out_ptr + 2, a // 7)
+
+
+def test_scalar_arguments_and_math():
+    out = torch.zeros(3, dtype=torch.int64)
+    scalar_kernel[(1,)](out, 123456789012, 3, 2.75)
+    assert out.tolist() == [123456789012 * 3 + 1, 5, 123456789012 // 7]
