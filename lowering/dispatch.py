@@ -34,32 +34,63 @@ def _pointer_args(fn: Function):
 
 
 def build_module(fn: Function, signature: dict, options=None) -> LoweredModule:
-    """Lower a parsed `tt.func` to an IREE module (text) plus its ABI."""
+    """Lower a parsed `tt.func` to a standalone IREE module (text) plus its ABI."""
     ctx_ir = ir.Context()
-    ctx_ir.allow_unregistered_dialects = False
     with ctx_ir, to_location(fn.loc):
         module = ir.Module.create()
         module.operation.attributes["sym_name"] = ir.StringAttr.get(f"tt_{fn.name}")
-        lctx = LoweringContext(fn.name, options)
         with ir.InsertionPoint(module.body):
-            exe = stream.ExecutableOp(EXECUTABLE, sym_visibility="private")
-            exe_block = exe.body.blocks.append()
-            with ir.InsertionPoint(exe_block):
-                export = stream.ExecutableExportOp(fn.name, ir.FlatSymbolRefAttr.get(fn.name),
-                                                   sym_visibility="public")
-                idx = ir.IndexType.get()
-                wg = export.workgroup_count.blocks.append(idx, idx, idx)
-                with ir.InsertionPoint(wg):
-                    stream.ReturnOp(list(wg.arguments))
-                inner = builtin.ModuleOp()
-                stream.ExecutableEndOp()
-            _build_kernel(lctx, fn, inner)
-            abi = abi_from_signature(fn.name, _full_signature(fn, signature), _written_names(lctx, fn, signature))
-            _build_host(fn, abi, lctx)
+            kernel = emit_executable(fn, signature, options)
+            emit_host_function(kernel)
         # iree-compile verifies (with kernel locations); verifying here as well
         # would only repeat that work on every cold compile.
         text = module.operation.get_asm(enable_debug_info=True, assume_verified=True)
-    return LoweredModule(text, abi, abi.host_function)
+    return LoweredModule(text, kernel.abi, kernel.abi.host_function)
+
+
+@dataclass
+class EmittedKernel:
+    """A kernel's `stream.executable` in some module, and what a caller needs to dispatch it.
+
+    `executable` and `export` name the symbol `@executable::@export`; pointer
+    arguments in `written_args` (indices into the `tt.func` arguments) must be
+    tied to dispatch results.  See `emit_host_function` for the operand order.
+    """
+    fn: Function
+    abi: KernelAbi
+    executable: str
+    export: str
+    written_args: set
+
+
+def emit_executable(fn: Function, signature: dict, options=None, executable: str = EXECUTABLE) -> EmittedKernel:
+    """Build the kernel's `stream.executable` at the current insertion point.
+
+    Works inside any module of the current context, so graph code (for
+    example torch-mlir's) can dispatch the kernel next to its own ops.
+    Dispatch operands: one tensor per pointer argument (its whole storage),
+    then (i64 element count, i64 element offset) per pointer argument, then
+    each scalar argument as its push-constant type (`abi.push_constant_type`).
+    """
+    lctx = LoweringContext(fn.name, options)
+    exe = stream.ExecutableOp(executable, sym_visibility="private")
+    exe_block = exe.body.blocks.append()
+    with ir.InsertionPoint(exe_block):
+        export = stream.ExecutableExportOp(fn.name, ir.FlatSymbolRefAttr.get(fn.name), sym_visibility="public")
+        idx = ir.IndexType.get()
+        wg = export.workgroup_count.blocks.append(idx, idx, idx)
+        with ir.InsertionPoint(wg):
+            stream.ReturnOp(list(wg.arguments))
+        inner = builtin.ModuleOp()
+        stream.ExecutableEndOp()
+    _build_kernel(lctx, fn, inner)
+    abi = abi_from_signature(fn.name, _full_signature(fn, signature), _written_names(lctx, fn, signature))
+    return EmittedKernel(fn, abi, executable, fn.name, set(lctx.written_args))
+
+
+def emit_host_function(kernel: EmittedKernel):
+    """`util.func @launch(buffer views..., offsets..., scalars..., gx, gy, gz)` at the current insertion point."""
+    _build_host(kernel.fn, kernel.abi, kernel.written_args, kernel.executable)
 
 
 def _full_signature(fn: Function, signature: dict) -> dict:
@@ -114,8 +145,7 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
         lower_block(lctx, fn.body)
 
 
-def _build_host(fn: Function, abi: KernelAbi, lctx: LoweringContext):
-    """`util.func @launch(buffer views..., offsets..., scalars..., gx, gy, gz)`."""
+def _build_host(fn: Function, abi: KernelAbi, written_args: set, executable: str):
     ptr_args = _pointer_args(fn)
     scalar_args = [i for i, a in enumerate(fn.args) if not isinstance(a.value.type, PtrType)]
     bv_t = ir.Type.parse("!hal.buffer_view")
@@ -137,7 +167,7 @@ def _build_host(fn: Function, abi: KernelAbi, lctx: LoweringContext):
             elem = T.memory_scalar(fn.args[i].value.type.pointee)
             tt = ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size()], elem)
             n = hal.BufferViewDimOp(views[j], 0, results=[idx]).result
-            consume = i in lctx.written_args
+            consume = i in written_args
             t = hal.TensorImportOp(tt, views[j], ir.TypeAttr.get(tt), [n], consume=consume or None,
                                    name=fn.args[i].value.name.lstrip("%")).result
             tensors.append(t)
@@ -154,7 +184,7 @@ def _build_host(fn: Function, abi: KernelAbi, lctx: LoweringContext):
             util.ReturnOp([])
             return
         result_types = [tensors[j].type for j in written]
-        entry = ir.ArrayAttr.get([ir.SymbolRefAttr.get([EXECUTABLE, fn.name])])
+        entry = ir.ArrayAttr.get([ir.SymbolRefAttr.get([executable, fn.name])])
         tied = ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IndexType.get(), j) for j in written])
         d = flow.DispatchOp(result_types, grid, entry, operands, dims, [dims[j] for j in written],
                             tied_operands=tied)

@@ -1,19 +1,20 @@
 """Versions that change what a cached kernel means."""
 import functools
 import hashlib
+import os
 
 
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
-    """A digest of the pinned toolchain plus our own version."""
+    """A digest of the pinned toolchain plus our own lowering code.
+
+    Our sources are hashed (not just our version string) so that a change to
+    a lowering rule can never be served a stale compiled kernel.
+    """
     import triton
-    import iree.compiler
     import turbine_triton
-    parts = [
-        "turbine-triton", getattr(turbine_triton, "__version__", "0"),
-        "triton", triton.__version__,
-        "iree", getattr(iree.compiler, "__version__", None) or _iree_version(),
-    ]
+    parts = ["turbine-triton", turbine_triton.__version__, "triton", triton.__version__,
+             "iree", _iree_version(), _source_digest()]
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
@@ -23,3 +24,19 @@ def _iree_version() -> str:
         return version.VERSION
     except Exception:  # pragma: no cover - older layouts
         return "unknown"
+
+
+def _source_digest() -> str:
+    from .. import lowering, runtime
+    from . import parser
+    h = hashlib.sha256()
+    for pkg_dir in (os.path.dirname(lowering.__file__), os.path.dirname(runtime.__file__),
+                    os.path.dirname(parser.__file__)):
+        for root, dirs, files in os.walk(pkg_dir):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    with open(os.path.join(root, name), "rb") as f:
+                        h.update(name.encode())
+                        h.update(f.read())
+    return h.hexdigest()
