@@ -50,6 +50,7 @@ class LoweringContext:
         self.written_args = set()
         self.entry_ip = None
         self.checks = []
+        self.uses_linalg = False
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):

@@ -143,6 +143,10 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
             lctx.bind(fn.args[i].value, v)
         lctx.ptr_arg_order = ptr_args
         lower_block(lctx, fn.body)
+    if lctx.uses_linalg:
+        # linalg tiles inside a pre-distributed body need the pinned pipeline
+        from .ops.dot import TRANSLATION_INFO
+        f.attributes["translation_info"] = ir.Attribute.parse(TRANSLATION_INFO)
 
 
 def _build_host(fn: Function, abi: KernelAbi, written_args: set, executable: str):

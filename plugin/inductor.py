@@ -1,0 +1,141 @@
+"""The dynamo backend `turbine_triton`: Inductor's Triton kernels, run on CPU through IREE.
+
+    model = torch.compile(model, backend="turbine_triton")
+
+It is Inductor with `cpu_backend="triton"` for this compile only: every
+kernel Inductor fuses becomes a Triton kernel, which the Triton backend
+`cpu` (this package) lowers and compiles through IREE.  The setting travels
+as Inductor `config_patches`, which `compile_fx` applies to the forward
+compile and to the lazily compiled backward; no global configuration is
+edited.  Registered through the `torch_dynamo_backends` entry point.
+
+A kernel that fails to lower raises `InductorLoweringError` naming the
+Inductor kernel and the TTIR op.  Opt-in: `TURBINE_TRITON_INDUCTOR_FALLBACK=1`
+or `options={"turbine_triton.fallback": True}` compiles such a graph with
+Inductor's C++ backend instead, after a warning naming the kernel and op.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Optional
+
+FALLBACK_ENV = "TURBINE_TRITON_INDUCTOR_FALLBACK"
+FALLBACK_OPTION = "turbine_triton.fallback"
+
+# Inductor settings this backend always applies.
+BASE_PATCHES = {
+    "cpu_backend": "triton",
+    # CUDA graphs mean nothing on CPU tensors; "max-autotune" asks for them.
+    "triton.cudagraphs": False,
+}
+
+
+class InductorLoweringError(RuntimeError):
+    """An Inductor kernel that turbine-triton could not lower or compile."""
+
+    def __init__(self, kernel: str, op: str, detail: str):
+        self.kernel = kernel
+        self.op = op
+        self.detail = detail
+        super().__init__(f"turbine_triton: Inductor kernel `{kernel}` failed to lower at op "
+                         f"`{op}`:\n{detail}")
+
+
+class TurbineTritonFallbackWarning(UserWarning):
+    """A graph was compiled with Inductor's C++ backend because a kernel failed to lower."""
+
+
+def turbine_triton(gm, example_inputs, mode: Optional[str] = None, options: Optional[dict] = None):
+    """Dynamo backend: `torch.compile(model, backend="turbine_triton", mode=..., options=...)`."""
+    from torch._inductor import list_mode_options
+    from torch._inductor.compile_fx import compile_fx, compile_fx_inner
+
+    options = dict(options or {})
+    fallback = _truthy(options.pop(FALLBACK_OPTION, os.environ.get(FALLBACK_ENV, "")))
+    patches = dict(list_mode_options(mode)) if mode else {}
+    patches.update(options)
+    patches.update(BASE_PATCHES)
+    inner = _with_fallback(compile_fx_inner) if fallback else _with_named_errors(compile_fx_inner)
+    return compile_fx(gm, example_inputs, inner_compile=inner, config_patches=patches)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
+def _with_named_errors(inner_compile):
+    """`inner_compile` whose lowering failures name the Inductor kernel and the TTIR op."""
+    def compile_graph(gm, example_inputs, **kwargs):
+        try:
+            return inner_compile(gm, example_inputs, **kwargs)
+        except Exception as e:
+            named = lowering_failure(e)
+            if named is None:
+                raise
+            raise named from e
+    return compile_graph
+
+
+def _with_fallback(inner_compile):
+    """`inner_compile` that recompiles a graph with Inductor's C++ backend when a kernel fails."""
+    def compile_graph(gm, example_inputs, **kwargs):
+        from torch._inductor import config
+        try:
+            return inner_compile(gm, example_inputs, **kwargs)
+        except Exception as e:
+            named = lowering_failure(e)
+            if named is None:
+                raise
+            warnings.warn(
+                f"{named}\nturbine_triton: {FALLBACK_ENV} is set, so this graph is compiled with "
+                f"Inductor's C++ backend instead of through IREE.",
+                TurbineTritonFallbackWarning, stacklevel=2)
+            with config.patch(cpu_backend="cpp"):
+                return inner_compile(gm, example_inputs, **kwargs)
+    return compile_graph
+
+
+def lowering_failure(exc: BaseException) -> Optional[InductorLoweringError]:
+    """An `InductorLoweringError` for `exc` if one of its causes is ours, else None."""
+    from ..lowering.errors import LoweringError
+    from ..runtime.errors import CompileError
+
+    seen = set()
+    e: Optional[BaseException] = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, InductorLoweringError):
+            return e
+        if isinstance(e, LoweringError):
+            return InductorLoweringError(getattr(e, "kernel", None) or _kernel_of(e) or "?",
+                                         e.op_name or "?", str(e))
+        if isinstance(e, CompileError):
+            return InductorLoweringError(e.kernel, _op_of(e.diagnostic), str(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _kernel_of(e) -> Optional[str]:
+    """The kernel's name from the error's location: Inductor writes one kernel per file."""
+    loc = getattr(e, "loc", None)
+    path = getattr(loc, "file", "") if loc is not None else ""
+    if path and os.path.exists(path):
+        import re
+        with open(path) as f:
+            m = re.search(r"^def (\w+)\(", f.read(), re.M)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _op_of(diagnostic: str) -> str:
+    """The op IREE's diagnostic points at (`'vector.foo' op ...`), else the first error line."""
+    import re
+    m = re.search(r"'([a-z_]+\.[a-z_0-9.]+)' op", diagnostic)
+    if m:
+        return m.group(1)
+    lines = [l for l in diagnostic.splitlines() if "error" in l]
+    return lines[0].strip() if lines else "?"
