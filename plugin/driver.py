@@ -98,12 +98,28 @@ class CPULauncher:
             enter_hook(launch_metadata)
         if self.positions is not None:
             args = [args[i] for i in self.positions if i < len(args)]
+        if self.expand_descriptors:
+            args = _expand_descriptors(args)
         self.launcher.run(function, (gx, gy, gz), args)
         if exit_hook is not None:
             exit_hook(launch_metadata)
 
 
 _NO_MODULE = object()
+
+
+def _expand_descriptors(args) -> list:
+    """A host `TensorDescriptor` becomes the arguments its TTIR function takes:
+    base, shape (i64), strides, padding-is-nan, round-to-tf32, shape (i32), strides."""
+    from triton.tools.tensor_descriptor import TensorDescriptor
+    out = []
+    for a in args:
+        if isinstance(a, TensorDescriptor):
+            shape, strides = [int(x) for x in a.shape], [int(x) for x in a.strides]
+            out += [a.base, *shape, *strides, a.padding == "nan", bool(a.round_f32_to_tf32), *shape, *strides]
+        else:
+            out.append(a)
+    return out
 
 
 class CPUDriverBase(DriverBase):
