@@ -35,6 +35,18 @@ class KernelAbi:
     name: str
     params: tuple
     host_function: str = "launch"
+    # device_assert / bounds-check / device_print sites, by id - 1 (see ops/debug.py)
+    sites: tuple = ()
+    print_records: int = 0
+
+    @property
+    def has_status(self) -> bool:
+        return bool(self.params) and self.params[-1].name == STATUS_PARAM
+
+    @property
+    def user_params(self) -> tuple:
+        """The parameters callers pass (the status buffer is the launcher's)."""
+        return self.params[:-1] if self.has_status else self.params
 
     @property
     def pointers(self) -> List[Param]:
@@ -46,15 +58,24 @@ class KernelAbi:
 
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "host_function": self.host_function,
-                           "params": [asdict(p) for p in self.params]})
+                           "params": [asdict(p) for p in self.params], "sites": list(self.sites),
+                           "print_records": self.print_records})
 
     @staticmethod
     def from_json(text: str) -> "KernelAbi":
         d = json.loads(text)
-        return KernelAbi(d["name"], tuple(Param(**p) for p in d["params"]), d["host_function"])
+        return KernelAbi(d["name"], tuple(Param(**p) for p in d["params"]), d["host_function"],
+                         tuple(tuple(x) for x in d.get("sites", ())), d.get("print_records", 0))
 
 
-def abi_from_signature(name: str, signature: dict, written: set) -> KernelAbi:
+# A hidden trailing pointer parameter: an i64 buffer where the kernel reports
+# failed device asserts, out-of-bounds accesses and device_print records.
+STATUS_PARAM = "__turbine_status"
+STATUS_HEADER_WORDS = 8      # [site id, index, pid x, pid y, pid z, print cursor, -, -]
+PRINT_RECORD_WORDS = 6       # [site id, pid x, pid y, pid z, lane, value bits]
+
+
+def abi_from_signature(name: str, signature: dict, written: set, sites=(), print_records=0) -> KernelAbi:
     """Build the ABI from Triton's signature dict (`{"x_ptr": "*fp32", "BLOCK": "constexpr"}`)."""
     params = []
     for pname, ty in signature.items():
@@ -64,7 +85,7 @@ def abi_from_signature(name: str, signature: dict, written: set) -> KernelAbi:
             params.append(Param(pname, "ptr", ty, pname in written))
         else:
             params.append(Param(pname, "scalar", ty))
-    return KernelAbi(name, tuple(params))
+    return KernelAbi(name, tuple(params), sites=tuple(sites), print_records=print_records)
 
 
 def push_constant_type(triton_type: str) -> ir.Type:

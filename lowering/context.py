@@ -51,6 +51,9 @@ class LoweringContext:
         self.entry_ip = None
         self.checks = []
         self.uses_linalg = False
+        self.status_arg = None      # index of the hidden status buffer argument
+        self.sites = []             # (kind, file, line, col, message) per reporting site
+        self.has_prints = False
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):

@@ -7,14 +7,17 @@ back onto the caller's buffers and waits on a fence, so nothing is copied.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from iree.compiler import ir
 from iree.compiler.dialects import arith, builtin, flow, func, hal, stream, util
 
-from ..triton_frontend.ttir import Function, PtrType, ScalarType
+from ..triton_frontend.ttir import Argument, Function, PtrType, ScalarType, Value
 from . import types as T
-from .abi import KernelAbi, abi_from_signature, push_constant_type
+from .abi import STATUS_PARAM, KernelAbi, abi_from_signature, push_constant_type
+
+# device_print records kept per launch; later ones are dropped (and counted)
+PRINT_RECORDS = 4096
 from .context import LoweringContext, PtrValue, to_location
 from .walk import lower_block
 
@@ -73,6 +76,10 @@ def emit_executable(fn: Function, signature: dict, options=None, executable: str
     each scalar argument as its push-constant type (`abi.push_constant_type`).
     """
     lctx = LoweringContext(fn.name, options)
+    signature = dict(_full_signature(fn, signature))
+    if _needs_status(fn, options):
+        fn, signature = _with_status_param(fn, signature)
+        lctx.status_arg = len(fn.args) - 1
     exe = stream.ExecutableOp(executable, sym_visibility="private")
     exe_block = exe.body.blocks.append()
     with ir.InsertionPoint(exe_block):
@@ -84,8 +91,31 @@ def emit_executable(fn: Function, signature: dict, options=None, executable: str
         inner = builtin.ModuleOp()
         stream.ExecutableEndOp()
     _build_kernel(lctx, fn, inner)
-    abi = abi_from_signature(fn.name, _full_signature(fn, signature), _written_names(lctx, fn, signature))
+    abi = abi_from_signature(fn.name, signature, _written_names(lctx, fn, signature), lctx.sites,
+                             PRINT_RECORDS if lctx.has_prints else 0)
     return EmittedKernel(fn, abi, executable, fn.name, set(lctx.written_args))
+
+
+def _walk_ops(block):
+    for op in block.ops:
+        yield op
+        for r in op.regions:
+            for b in r.blocks:
+                yield from _walk_ops(b)
+
+
+def _needs_status(fn: Function, options) -> bool:
+    if options is not None and getattr(options, "bounds_check", False):
+        return True
+    return any(op.name in ("tt.assert", "tt.print") for op in _walk_ops(fn.body))
+
+
+def _with_status_param(fn: Function, signature: dict):
+    """The function with the hidden status buffer appended as a pointer argument."""
+    status = Argument(Value("%" + STATUS_PARAM, PtrType(ScalarType("i64"))))
+    sig = dict(signature)
+    sig[STATUS_PARAM] = "*i64"
+    return replace(fn, args=list(fn.args) + [status]), sig
 
 
 def emit_host_function(kernel: EmittedKernel):
@@ -142,6 +172,7 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
                 v = arith.truncf(want, v) if T.is_float(want) else arith.trunci(want, v)
             lctx.bind(fn.args[i].value, v)
         lctx.ptr_arg_order = ptr_args
+        lctx.arg_names = [a.value.name.lstrip("%") for a in fn.args]
         lower_block(lctx, fn.body)
     if lctx.uses_linalg:
         # linalg tiles inside a pre-distributed body need the pinned pipeline

@@ -25,3 +25,7 @@ class CompileError(TurbineTritonError, RuntimeError):
 
 class KernelAssertionError(TurbineTritonError, AssertionError):
     """A `tl.device_assert` failed during a launch."""
+
+
+class OutOfBoundsError(TurbineTritonError, IndexError):
+    """Bounds-checked mode caught a load or store outside its tensor's storage."""

@@ -13,6 +13,7 @@ from ..lowering.abi import KernelAbi
 from .binding import check_tensor, scalar_word, storage_view
 from .device import get_config
 from .errors import ArgumentError
+from .status import check_status, new_status
 
 
 class LoadedModule:
@@ -36,7 +37,7 @@ class Launcher:
         self._rt = rt
         self.abi = abi
         self.module = module if module is not None else LoadedModule(vmfb, abi.host_function)
-        self._params = abi.params
+        self._params = abi.user_params
 
     def __call__(self, grid, *args):
         self.run(self.module, grid, args)
@@ -54,6 +55,11 @@ class Launcher:
             return
         rt = self._rt
         device = module.device
+        status = None
+        if self.abi.has_status:
+            status = new_status(self.abi)
+            args = (*args, status)
+            params = self.abi.params
         views, offsets, scalars, keep = [], [], [], []
         for p, a in zip(params, args):
             if p.kind == "ptr":
@@ -70,3 +76,5 @@ class Launcher:
         for w in (*offsets, *scalars, *g):
             arg_list.push_int(w)
         module.context.invoke(module.function, arg_list, rt.VmVariantList(0))
+        if status is not None:
+            check_status(self.abi, status, args)

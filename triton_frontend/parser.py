@@ -602,7 +602,9 @@ class _Parser:
         if name == "arith.constant":
             op.attrs["value"] = f"{head.strip()} : {types}"
         operand_names = _VALUE_REF.findall(head)
-        if name == "scf.for":
+        if name == "tt.print":  # tt.print "prefix" {attrs} : %a, %b : types
+            operand_names = _VALUE_REF.findall(flat)
+        elif name == "scf.for":
             operand_names = self._for_operands(head)
         elif name == "scf.while":
             lp = head.find("(")

@@ -21,6 +21,10 @@ from ...triton_frontend.ttir import PtrType, TensorType, shape_of
 MAX_UNROLLED_ROWS = 256
 
 
+def _checked(ctx) -> bool:
+    return ctx.options is not None and getattr(ctx.options, "bounds_check", False)
+
+
 @lowers("tt.addptr")
 def lower_tt_addptr(ctx, op):
     ptr_v, off_v = op.operands
@@ -66,12 +70,15 @@ def lower_tt_load(ctx, op):
     elem = T.memory_scalar(ptr.pointee)
     rt = ctx.type_of(op.result)
     if not isinstance(ptr_v.type, TensorType):
+        if _checked(ctx):
+            from .bounds import check_access
+            mask = check_access(ctx, op, ptr, mask, ())
         ctx.bind(op.result, _scalar_load(ctx, mem, ptr, mask, other, rt))
         return
     shape = shape_of(ptr_v.type)
     mt = ir.VectorType.get(list(shape), elem)
     pas = _to_memory(ctx, other, ptr.pointee) if other is not None else ctx.const(0, mt)
-    if ctx.options is not None and getattr(ctx.options, "bounds_check", False):
+    if _checked(ctx):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
     if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
@@ -140,6 +147,9 @@ def lower_tt_store(ctx, op):
     ctx.written_args.add(ptr.arg)
     mem = ctx.memref(ptr.arg, ptr.pointee)
     if not isinstance(ptr_v.type, TensorType):
+        if _checked(ctx):
+            from .bounds import check_access
+            mask = check_access(ctx, op, ptr, mask, ())
         i = ctx.index(ptr.offset)
         if mask is None:
             memref.store(val, mem, [i])
@@ -150,7 +160,7 @@ def lower_tt_store(ctx, op):
                 scf.YieldOp([])
         return
     shape = shape_of(ptr_v.type)
-    if ctx.options is not None and getattr(ctx.options, "bounds_check", False):
+    if _checked(ctx):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
     if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:

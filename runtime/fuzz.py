@@ -1,0 +1,176 @@
+"""Differential fuzzing: random Triton kernels through our backend and Triton's interpreter.
+
+Each kernel from `fuzz_gen.generate(seed)` is written to a `.py` file (so
+`@triton.jit` can read its source) and imported; `make_args()` builds the same
+launch twice, one copy runs through `kernel[grid](...)` (our `cpu` backend),
+the other through `triton.runtime.interpreter.InterpretedFunction`, and every
+buffer is compared with dtype-aware tolerances.  An `UnsupportedOp` counts as
+"unsupported", not as a mismatch.
+
+    python -m turbine_triton.runtime.fuzz --count 50 --seed 1 [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from .fuzz_gen import generate
+
+
+@dataclass
+class Outcome:
+    """What happened to one kernel: ok, mismatch, unsupported or error (with a detail)."""
+    status: str
+    path: str
+    detail: str = ""
+
+
+@dataclass
+class Summary:
+    """Counts over a fuzz run, plus the outcomes that were not ok."""
+    count: int = 0
+    mismatches: int = 0
+    errors: int = 0
+    unsupported: int = 0
+    failures: List[Outcome] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"fuzz: {self.count} kernels, {self.mismatches} mismatches, {self.errors} errors"
+                + (f" ({self.unsupported} unsupported)" if self.unsupported else ""))
+
+
+def kernel_seed(seed: int, index: int) -> int:
+    """The generator seed of kernel `index` of a run with `seed`."""
+    return seed * 1_000_003 + index
+
+
+def _import(path: str):
+    name = "turbine_fuzz_" + os.path.basename(path)[:-3]
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def compare(ours, ref, rtol: float, atol: float) -> Optional[str]:
+    """None when `ours` matches `ref`; else a short description of the worst element."""
+    import torch
+    if ours.dtype != ref.dtype or ours.shape != ref.shape:
+        return f"dtype/shape {ours.dtype}{tuple(ours.shape)} vs {ref.dtype}{tuple(ref.shape)}"
+    if not ours.dtype.is_floating_point:
+        bad = ours != ref
+    else:
+        a, b = ours.double(), ref.double()
+        finite = b[torch.isfinite(b)]
+        scale = max(1.0, float(finite.abs().max())) if finite.numel() else 1.0
+        bad = ~torch.isclose(a, b, rtol=rtol, atol=atol * scale, equal_nan=True)
+    if not bool(bad.any()):
+        return None
+    i = int(bad.flatten().nonzero()[0])
+    return (f"{int(bad.sum())}/{bad.numel()} elements differ; first at flat index {i}: "
+            f"ours {ours.flatten()[i].item()!r} vs interpreter {ref.flatten()[i].item()!r}")
+
+
+@contextlib.contextmanager
+def _nested_jit_interpreted():
+    """Let the interpreter call `@triton.jit` helpers (tl.sum, tl.max, ...) made outside TRITON_INTERPRET=1."""
+    from triton.runtime.interpreter import InterpretedFunction, _patch_lang
+    from triton.runtime.jit import JITFunction
+    original = JITFunction.__call__
+
+    def call(self, *args, **kwargs):
+        # InterpretedFunction.__call__ would patch triton.language for good; undo it after each call
+        scope = _patch_lang(self.fn)
+        try:
+            return InterpretedFunction(self.fn).rewrite()(*args, **kwargs)
+        finally:
+            scope.restore()
+
+    JITFunction.__call__ = call
+    try:
+        yield
+    finally:
+        JITFunction.__call__ = original
+
+
+def interpret(jit_fn, grid, *args, **kwargs):
+    """Run `jit_fn[grid](*args, **kwargs)` under Triton's interpreter (in place, on the given tensors)."""
+    from triton.runtime.interpreter import InterpretedFunction
+    with _nested_jit_interpreted():
+        InterpretedFunction(jit_fn.fn)[grid](*args, **kwargs)
+
+
+def run_file(path: str) -> Outcome:
+    """Run one generated kernel file through both paths and compare."""
+    from ..lowering.errors import UnsupportedOp
+    try:
+        mod = _import(path)
+        grid, args, kwargs, bases = mod.make_args()
+        grid2, args2, kwargs2, bases2 = mod.make_args()
+    except Exception:
+        return Outcome("error", path, "generator: " + traceback.format_exc(limit=3))
+    try:
+        mod.kernel[grid](*args, **kwargs)
+    except UnsupportedOp as e:
+        return Outcome("unsupported", path, str(e).splitlines()[0])
+    except Exception as e:
+        return Outcome("error", path, f"backend: {type(e).__name__}: {e}")
+    try:
+        interpret(mod.kernel, grid2, *args2, **kwargs2)
+    except Exception as e:
+        return Outcome("error", path, f"interpreter (generator bug?): {type(e).__name__}: {e}")
+    for k, (a, b) in enumerate(zip(bases, bases2)):
+        msg = compare(a, b, mod.RTOL, mod.ATOL)
+        if msg:
+            return Outcome("mismatch", path, f"buffer {k}: {msg}")
+    return Outcome("ok", path)
+
+
+def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=print) -> Summary:
+    """Generate and run `count` kernels; keeps every source under `out_dir` (a temp dir if None)."""
+    out_dir = out_dir or tempfile.mkdtemp(prefix="turbine_fuzz_")
+    os.makedirs(out_dir, exist_ok=True)
+    s = Summary()
+    for i in range(count):
+        ks = kernel_seed(seed, i)
+        path = os.path.join(out_dir, f"k{ks}.py")
+        with open(path, "w") as f:
+            f.write(generate(ks))
+        o = run_file(path)
+        s.count += 1
+        if o.status == "mismatch":
+            s.mismatches += 1
+        elif o.status == "error":
+            s.errors += 1
+        elif o.status == "unsupported":
+            s.unsupported += 1
+        if o.status != "ok":
+            s.failures.append(o)
+            log(f"[{i + 1}/{count}] {o.status.upper()}: {path}\n    {o.detail.strip()}")
+        elif (i + 1) % 10 == 0 or i + 1 == count:
+            log(f"[{i + 1}/{count}] ok ({s.mismatches} mismatches, {s.errors} errors, "
+                f"{s.unsupported} unsupported)")
+    log(s.line())
+    return s
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m turbine_triton.runtime.fuzz", description=__doc__.splitlines()[0])
+    p.add_argument("--count", type=int, default=100, help="kernels to generate and run")
+    p.add_argument("--seed", type=int, default=0, help="run seed; kernel i uses seed*1000003+i")
+    p.add_argument("--keep", metavar="DIR", help="write kernel sources here (default: a temp dir)")
+    a = p.parse_args(argv)
+    s = fuzz(a.count, a.seed, a.keep)
+    return 1 if (s.mismatches or s.errors) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
