@@ -40,6 +40,6 @@ _loaded = False
 def _load_families():
     global _loaded
     if not _loaded:
-        from .ops import (control_flow, debug, dot, elementwise, memory,  # noqa: F401
-                          program, reduce_scan, shape)
+        from .ops import (atomics, bounds, control_flow, debug, dot, elementwise,  # noqa: F401
+                          memory, program, reduce_scan, shape)
         _loaded = True

@@ -545,6 +545,8 @@ class _Parser:
             return args
         if name == "scf.while" and index == 0:
             lp = head.find("(")
+            if lp < 0 or lp > head.find(":"):
+                return []  # `scf.while : () -> ()` carries nothing
             end = _matching(head, lp)
             pairs = [p for p in _split_top(head[lp + 1:end], ",") if p.strip()]
             colon = _find_top(head, " : ", last=True)
@@ -599,6 +601,8 @@ class _Parser:
         # `key = word` keyword arguments (cacheModifier = ca, inputPrecision = tf32)
         for km in re.finditer(r"(\w+)\s*=\s*([\w.]+)", re.sub(r"\(.*?\)", "", head)):
             op.extra[km.group(1)] = km.group(2)
+        if name == "arith.constant" and not types and head.strip() in ("true", "false"):
+            types = "i1"  # `arith.constant true` prints no type
         if name == "arith.constant":
             op.attrs["value"] = f"{head.strip()} : {types}"
         operand_names = _VALUE_REF.findall(head)
@@ -608,8 +612,10 @@ class _Parser:
             operand_names = self._for_operands(head)
         elif name == "scf.while":
             lp = head.find("(")
-            end = _matching(head, lp)
-            operand_names = [p.split("=")[1].strip() for p in _split_top(head[lp + 1:end], ",") if "=" in p]
+            operand_names = []
+            if lp >= 0:
+                end = _matching(head, lp)
+                operand_names = [p.split("=")[1].strip() for p in _split_top(head[lp + 1:end], ",") if "=" in p]
         op.operands = [self.lookup(n) for n in operand_names]
         words = re.findall(r"^\s*([a-z_]+)\b", head)
         if words:
