@@ -69,3 +69,32 @@ def lower_tt_reduce(ctx, op):
             ctx.bind(r, vector.shape_cast(rt, v))
         else:
             ctx.bind(r, vector.extract(v, [], [0] * len(T.shape(v.type))))
+
+
+@lowers("tt.scan")
+def lower_tt_scan(ctx, op):
+    """Inclusive scan (Hillis-Steele): log2(n) steps of combine on shifted slices.
+
+    Step d combines element i with element i - d (i + d when reversed), so
+    the combine region sees (earlier, later) in scan order as Triton does.
+    """
+    axis = int(op.attrs["axis"].split(":")[0])
+    reverse = op.attrs.get("reverse", "false").startswith("true")
+    block = op.regions[0].block
+    cur = [ctx.get(v) for v in op.operands]
+    n = shape_of(op.operands[0].type)[axis]
+    d = 1
+    while d < n:
+        if not reverse:
+            earlier = [_slice(v, axis, 0, n - d) for v in cur]
+            later = [_slice(v, axis, d, n - d) for v in cur]
+            comb = apply_combine(ctx, block, earlier, later)
+            cur = [_concat(ctx, _slice(v, axis, 0, d), c, axis) for v, c in zip(cur, comb)]
+        else:
+            earlier = [_slice(v, axis, d, n - d) for v in cur]
+            later = [_slice(v, axis, 0, n - d) for v in cur]
+            comb = apply_combine(ctx, block, earlier, later)
+            cur = [_concat(ctx, c, _slice(v, axis, n - d, d), axis) for v, c in zip(cur, comb)]
+        d *= 2
+    for r, v in zip(op.results, cur):
+        ctx.bind(r, v)

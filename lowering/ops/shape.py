@@ -84,3 +84,89 @@ def lower_tt_trans(ctx, op):
     order = [int(x) for x in op.attrs["order"].split(":")[-1].strip(" >]").replace("[", "").split(",")]
     aff = P.transpose(ctx.affine_of(op.operands[0]), order)
     _map(ctx, op, lambda v, t: vector.transpose(t, v, order), aff)
+
+
+def _concat_axis(ctx, a: ir.Value, b: ir.Value, axis: int) -> ir.Value:
+    from .reduce_scan import _concat
+    return _concat(ctx, a, b, axis)
+
+
+@lowers("tt.join")
+def lower_tt_join(ctx, op):
+    """join(a, b): a new minor dimension of size 2."""
+    a, b = (ctx.get(v) for v in op.operands)
+    t1 = ir.VectorType.get(list(T.shape(a.type)) + [1], T.element(a.type))
+    ctx.bind(op.result, _concat_axis(ctx, vector.shape_cast(t1, a), vector.shape_cast(t1, b), len(T.shape(a.type))))
+
+
+@lowers("tt.split")
+def lower_tt_split(ctx, op):
+    """split(x): the two halves of x's minor dimension (of size 2)."""
+    from .reduce_scan import _slice
+    x = ctx.get(op.operands[0])
+    axis = len(T.shape(x.type)) - 1
+    for k, r in enumerate(op.results):
+        part = _slice(x, axis, k, 1)
+        rt = ctx.type_of(r)
+        ctx.bind(r, vector.shape_cast(rt, part) if isinstance(rt, ir.VectorType) else
+                 vector.extract(part, [], [0] * len(T.shape(part.type))))
+
+
+@lowers("tt.cat")
+def lower_tt_cat(ctx, op):
+    a, b = (ctx.get(v) for v in op.operands)
+    ctx.bind(op.result, _concat_axis(ctx, a, b, 0))
+
+
+@lowers("tt.gather")
+def lower_tt_gather(ctx, op):
+    """out[.., i, ..] = src[.., idx[.., i, ..], ..] along `axis`, through a stack copy of src."""
+    from iree.compiler.dialects import memref
+    import numpy as np
+    src, idx = (ctx.get(v) for v in op.operands)
+    axis = _int_attr(op.attrs["axis"])
+    sshape, ishape = T.shape(src.type), T.shape(idx.type)
+    elem = T.element(src.type)
+    nsrc = int(np.prod(sshape))
+    nout = int(np.prod(ishape))
+    buf = memref.alloca(ir.MemRefType.get([nsrc], elem), [], [])
+    c0 = arith.constant(ir.IndexType.get(), 0)
+    vector.store(vector.shape_cast(ir.VectorType.get([nsrc], elem), src), buf, [c0])
+    # flat source index: coordinates of the output, with idx replacing the axis coordinate
+    strides = [int(np.prod(sshape[d + 1:])) for d in range(len(sshape))]
+    coords = np.indices(ishape).reshape(len(ishape), -1)
+    base = sum(coords[d] * strides[d] for d in range(len(ishape)) if d != axis).astype("int64")
+    i64 = ir.IntegerType.get_signless(64)
+    vt = ir.VectorType.get([nout], i64)
+    flat_idx = ctx.i64(vector.shape_cast(ir.VectorType.get([nout], T.element(idx.type)), idx))
+    lin = arith.addi(arith.muli(flat_idx, ctx.const(strides[axis], vt)),
+                     arith.constant(vt, ir.DenseElementsAttr.get(base, type=vt)))
+    mask = ctx.const(1, ir.VectorType.get([nout], ir.IntegerType.get_signless(1)))
+    g = vector.gather(ir.VectorType.get([nout], elem), buf, [c0], ctx.index(lin), mask,
+                      ctx.const(0, ir.VectorType.get([nout], elem)))
+    ctx.bind(op.result, vector.shape_cast(ctx.type_of(op.result), g))
+
+
+@lowers("tt.histogram")
+def lower_tt_histogram(ctx, op):
+    """bins[b] = number of (masked-in) elements equal to b."""
+    x = ctx.get(op.operands[0])
+    mask = ctx.get(op.operands[1]) if len(op.operands) > 1 else None
+    rt = ctx.type_of(op.result)
+    nbins = T.shape(rt)[0]
+    out_el = T.element(rt)
+    n = 1
+    for d in T.shape(x.type):
+        n *= d
+    flat = vector.shape_cast(ir.VectorType.get([n], T.element(x.type)), x)
+    fm = vector.shape_cast(ir.VectorType.get([n], T.element(mask.type)), mask) if mask is not None else None
+    acc = ctx.const(0, rt)
+    ones = ctx.const(1, ir.VectorType.get([n], out_el))
+    zeros = ctx.const(0, ir.VectorType.get([n], out_el))
+    for b in range(nbins):
+        hit = arith.cmpi(arith.CmpIPredicate.eq, flat, ctx.const(b, flat.type))
+        if fm is not None:
+            hit = arith.andi(hit, fm)
+        count = vector.reduction(out_el, vector.CombiningKind.ADD, arith.select(hit, ones, zeros))
+        acc = vector.insert(count, acc, [], [b])
+    ctx.bind(op.result, acc)

@@ -1,0 +1,114 @@
+"""Scans and shape ops (join, split, cat, gather, histogram, trans, permute, sort, flip) vs torch."""
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _mul_combine(a, b):
+    return a * b
+
+
+@triton.jit
+def scan_kernel(x_ptr, out_ptr, M: tl.constexpr, N: tl.constexpr, AXIS: tl.constexpr, OP: tl.constexpr,
+                REVERSE: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    if OP == "cumsum":
+        y = tl.cumsum(x, axis=AXIS, reverse=REVERSE)
+    else:
+        y = tl.associative_scan(x, AXIS, _mul_combine, reverse=REVERSE)
+    tl.store(out_ptr + offs, y)
+
+
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scans(op, axis, reverse):
+    x = torch.randint(-3, 4, (8, 16)).float() if op == "cumsum" else (torch.rand(8, 16) + 0.5)
+    out = torch.zeros(8, 16)
+    scan_kernel[(1,)](x, out, M=8, N=16, AXIS=axis, OP=op, REVERSE=reverse)
+    src = x.flip(axis) if reverse else x
+    ref = src.cumsum(axis) if op == "cumsum" else src.cumprod(axis)
+    ref = ref.flip(axis) if reverse else ref
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@triton.jit
+def join_split_kernel(a_ptr, b_ptr, out_ptr, sum_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    a, b = tl.load(a_ptr + offs), tl.load(b_ptr + offs)
+    j = tl.join(a, b)                      # [N, 2]
+    tl.store(out_ptr + tl.arange(0, N)[:, None] * 2 + tl.arange(0, 2)[None, :], j)
+    x, y = tl.split(j)
+    tl.store(sum_ptr + offs, x * 10 + y)
+
+
+def test_join_and_split():
+    a, b = torch.randn(16), torch.randn(16)
+    out, s = torch.zeros(16, 2), torch.zeros(16)
+    join_split_kernel[(1,)](a, b, out, s, N=16)
+    torch.testing.assert_close(out, torch.stack([a, b], 1))
+    torch.testing.assert_close(s, a * 10 + b)
+
+
+@triton.jit
+def cat_trans_kernel(a_ptr, b_ptr, out_ptr, t_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    c = tl.cat(tl.load(a_ptr + offs), tl.load(b_ptr + offs), can_reorder=False)
+    tl.store(out_ptr + tl.arange(0, 2 * N), c)
+    m = tl.load(a_ptr + tl.arange(0, 4)[:, None] * 4 + tl.arange(0, 4)[None, :])
+    tl.store(t_ptr + tl.arange(0, 4)[:, None] * 4 + tl.arange(0, 4)[None, :], tl.trans(m))
+
+
+def test_cat_and_trans():
+    a, b = torch.randn(16), torch.randn(16)
+    out, t = torch.zeros(32), torch.zeros(4, 4)
+    cat_trans_kernel[(1,)](a, b, out, t, N=16)
+    torch.testing.assert_close(out, torch.cat([a, b]))
+    torch.testing.assert_close(t, a.view(4, 4).t())
+
+
+@triton.jit
+def gather_kernel(src_ptr, idx_ptr, out_ptr, M: tl.constexpr, N: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    src = tl.load(src_ptr + offs)
+    idx = tl.load(idx_ptr + offs)
+    tl.store(out_ptr + offs, tl.gather(src, idx, axis=1))
+
+
+def test_gather_along_axis():
+    src = torch.randn(4, 8)
+    idx = torch.randint(0, 8, (4, 8), dtype=torch.int32)
+    out = torch.zeros(4, 8)
+    gather_kernel[(1,)](src, idx, out, M=4, N=8)
+    torch.testing.assert_close(out, torch.gather(src, 1, idx.long()))
+
+
+@triton.jit
+def histogram_kernel(x_ptr, out_ptr, N: tl.constexpr, BINS: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, N))
+    tl.store(out_ptr + tl.arange(0, BINS), tl.histogram(x, BINS))
+
+
+def test_histogram():
+    x = torch.randint(0, 8, (64,), dtype=torch.int32)
+    out = torch.zeros(8, dtype=torch.int32)
+    histogram_kernel[(1,)](x, out, N=64, BINS=8)
+    torch.testing.assert_close(out, torch.bincount(x, minlength=8).int())
+
+
+@triton.jit
+def sort_flip_kernel(x_ptr, sorted_ptr, flipped_ptr, N: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, N))
+    tl.store(sorted_ptr + tl.arange(0, N), tl.sort(x))
+    tl.store(flipped_ptr + tl.arange(0, N), tl.flip(x, 0))
+
+
+def test_sort_and_flip():
+    x = torch.randn(32)
+    s, f = torch.zeros(32), torch.zeros(32)
+    sort_flip_kernel[(1,)](x, s, f, N=32)
+    torch.testing.assert_close(s, x.sort().values)
+    torch.testing.assert_close(f, x.flip(0))
