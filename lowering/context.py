@@ -54,6 +54,9 @@ class LoweringContext:
         self.status_arg = None      # index of the hidden status buffer argument
         self.sites = []             # (kind, file, line, col, message) per reporting site
         self.has_prints = False
+        self.blocks = {}            # TTIR block label -> MLIR block (early returns)
+        self.block_templates = {}   # label -> lowered branch operands (pointer block args)
+        self.functions = {}         # name -> parsed tt.func, for inlining tt.call
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):

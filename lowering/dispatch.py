@@ -19,6 +19,7 @@ from .abi import STATUS_PARAM, KernelAbi, abi_from_signature, push_constant_type
 # device_print records kept per launch; later ones are dropped (and counted)
 PRINT_RECORDS = 4096
 from .context import LoweringContext, PtrValue, to_location
+from .ops.control_flow import create_extra_blocks, lower_extra_blocks
 from .walk import lower_block
 
 EXECUTABLE = "triton_exe"
@@ -36,14 +37,14 @@ def _pointer_args(fn: Function):
     return [i for i, a in enumerate(fn.args) if isinstance(a.value.type, PtrType)]
 
 
-def build_module(fn: Function, signature: dict, options=None) -> LoweredModule:
+def build_module(fn: Function, signature: dict, options=None, functions: dict = None) -> LoweredModule:
     """Lower a parsed `tt.func` to a standalone IREE module (text) plus its ABI."""
     ctx_ir = ir.Context()
     with ctx_ir, to_location(fn.loc):
         module = ir.Module.create()
         module.operation.attributes["sym_name"] = ir.StringAttr.get(f"tt_{fn.name}")
         with ir.InsertionPoint(module.body):
-            kernel = emit_executable(fn, signature, options)
+            kernel = emit_executable(fn, signature, options, functions=functions)
             emit_host_function(kernel)
         # iree-compile verifies (with kernel locations); verifying here as well
         # would only repeat that work on every cold compile.
@@ -66,7 +67,8 @@ class EmittedKernel:
     written_args: set
 
 
-def emit_executable(fn: Function, signature: dict, options=None, executable: str = EXECUTABLE) -> EmittedKernel:
+def emit_executable(fn: Function, signature: dict, options=None, executable: str = EXECUTABLE,
+                    functions: dict = None) -> EmittedKernel:
     """Build the kernel's `stream.executable` at the current insertion point.
 
     Works inside any module of the current context, so graph code (for
@@ -76,6 +78,7 @@ def emit_executable(fn: Function, signature: dict, options=None, executable: str
     each scalar argument as its push-constant type (`abi.push_constant_type`).
     """
     lctx = LoweringContext(fn.name, options)
+    lctx.functions = dict(functions or {})
     signature = dict(_full_signature(fn, signature))
     if _needs_status(fn, options):
         fn, signature = _with_status_param(fn, signature)
@@ -173,7 +176,9 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
             lctx.bind(fn.args[i].value, v)
         lctx.ptr_arg_order = ptr_args
         lctx.arg_names = [a.value.name.lstrip("%") for a in fn.args]
+        create_extra_blocks(lctx, fn, f.body)
         lower_block(lctx, fn.body)
+    lower_extra_blocks(lctx, fn, f.body)
     if lctx.uses_linalg:
         # linalg tiles inside a pre-distributed body need the pinned pipeline
         from .ops.dot import TRANSLATION_INFO

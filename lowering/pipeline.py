@@ -8,5 +8,6 @@ from .dispatch import LoweredModule, build_module
 
 def lower(kernel: CapturedKernel) -> LoweredModule:
     """Lower a captured kernel's TTIR to an IREE input module."""
-    fn = parse_ttir(kernel.ttir).function()
-    return build_module(fn, kernel.signature, kernel.options)
+    module = parse_ttir(kernel.ttir)
+    fn = module.function()
+    return build_module(fn, kernel.signature, kernel.options, {f.name: f for f in module.functions})

@@ -351,7 +351,7 @@ class _Parser:
         body = self.region_body(implicit_args=[])
         loc = self._trailing_loc()
         self.scopes.pop()
-        return Function(name, args, body.blocks[0], loc, public, results)
+        return Function(name, args, body.blocks[0], loc, public, results, blocks=body.blocks)
 
     def _region_start(self) -> int:
         """Index of the `{` that opens a region (a `{` ending its line)."""
@@ -398,10 +398,11 @@ class _Parser:
                     self.i = end + 1
                 self.expect(":")
                 if block.ops or block.args:
-                    block = Block(args=args)
+                    block = Block(args=args, label=m.group(0))
                     region.blocks.append(block)
                 else:
                     block.args = args
+                    block.label = m.group(0)
                 continue
             block.ops.append(self.op())
         return region
@@ -606,6 +607,12 @@ class _Parser:
         if name == "arith.constant":
             op.attrs["value"] = f"{head.strip()} : {types}"
         operand_names = _VALUE_REF.findall(head)
+        if name == "tt.call":
+            cm = re.search(r"@([\w$.-]+)", head)
+            op.extra["callee"] = cm.group(1) if cm else ""
+        if name in ("cf.br", "cf.cond_br"):
+            op.extra["successors"] = [(m.group(1), [self.lookup(v) for v in _VALUE_REF.findall(m.group(2) or "")])
+                                      for m in re.finditer(r"(\^[\w$.-]+)(?:\(([^)]*)\))?", head)]
         if name == "tt.print":  # tt.print "prefix" {attrs} : %a, %b : types
             operand_names = _VALUE_REF.findall(flat)
         elif name == "scf.for":

@@ -116,6 +116,7 @@ class Value:
 class Block:
     args: list = field(default_factory=list)
     ops: list = field(default_factory=list)
+    label: str = ""
 
 
 @dataclass
@@ -168,6 +169,7 @@ class Function:
     loc: Loc = UNKNOWN_LOC
     public: bool = True
     result_types: list = field(default_factory=list)
+    blocks: list = field(default_factory=list)  # all blocks; `body` is blocks[0]
 
 
 @dataclass

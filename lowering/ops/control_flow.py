@@ -7,7 +7,7 @@ whose pointers derive from its arguments.
 from __future__ import annotations
 
 from iree.compiler import ir
-from iree.compiler.dialects import func, scf
+from iree.compiler.dialects import cf, func, scf
 
 from ..context import PtrValue
 from ..errors import UnsupportedOp
@@ -104,3 +104,57 @@ def lower_tt_return(ctx, op):
     if op.operands:
         raise UnsupportedOp("returning values from a kernel")
     func.ReturnOp([])
+
+
+def _branch_operands(ctx, label: str, values) -> list:
+    lowered = [ctx.get(v) for v in values]
+    ctx.block_templates.setdefault(label, lowered)
+    return [_raw(v) for v in lowered]
+
+
+@lowers("cf.br")
+def lower_cf_br(ctx, op):
+    (label, values), = op.extra["successors"]
+    cf.BranchOp(_branch_operands(ctx, label, values), ctx.blocks[label])
+
+
+@lowers("cf.cond_br")
+def lower_cf_cond_br(ctx, op):
+    (tl_, tvals), (fl_, fvals) = op.extra["successors"]
+    cf.CondBranchOp(ctx.get(op.operands[0]), _branch_operands(ctx, tl_, tvals), _branch_operands(ctx, fl_, fvals),
+                    ctx.blocks[tl_], ctx.blocks[fl_])
+
+
+def lower_extra_blocks(ctx, fn, func_region):
+    """Lower the blocks after the entry (early `return` makes unstructured control flow)."""
+    for b in fn.blocks[1:]:
+        mb = ctx.blocks[b.label]
+        with ir.InsertionPoint(mb):
+            templates = ctx.block_templates.get(b.label, [None] * len(b.args))
+            for a, t, v in zip(b.args, templates, mb.arguments):
+                ctx.bind(a, _rewrap(t, v))
+            lower_block(ctx, b)
+
+
+def create_extra_blocks(ctx, fn, func_region):
+    for b in fn.blocks[1:]:
+        ctx.blocks[b.label] = func_region.blocks.append(*[ctx.type_of(a) for a in b.args])
+
+
+@lowers("tt.call")
+def lower_tt_call(ctx, op):
+    """Calls (noinline functions too) are inlined: the body is lowered at the call site."""
+    callee_name = op.extra["callee"]
+    callee = ctx.functions.get(callee_name)
+    if callee is None:
+        raise UnsupportedOp(f"call to unknown function @{callee_name}")
+    if len(callee.blocks) > 1:
+        raise UnsupportedOp(f"call to @{callee_name}, which returns early")
+    args = [ctx.get(v) for v in op.operands]
+    with ctx.scoped():
+        for a, v in zip(callee.args, args):
+            ctx.bind(a.value, v)
+        term = lower_block(ctx, callee.body, stop_at_terminator=True)
+        results = [ctx.get(v) for v in term.operands] if term is not None else []
+    for r, v in zip(op.results, results):
+        ctx.bind(r, v)

@@ -53,9 +53,21 @@ def lowering_config(m: int, n: int) -> ir.Attribute:
 @lowers("tt.dot")
 def lower_tt_dot(ctx, op):
     a, b, c = (ctx.get(v) for v in op.operands[:3])
+    if len(T.shape(a.type)) == 3:
+        # batched: one 2-D tile product per batch entry
+        out = c
+        for i in range(T.shape(a.type)[0]):
+            tile = _tile_dot(ctx, vector.extract(a, [], [i]), vector.extract(b, [], [i]), vector.extract(c, [], [i]))
+            out = vector.insert(tile, out, [], [i])
+        ctx.bind(op.result, out)
+        return
+    if len(T.shape(a.type)) != 2:
+        raise UnsupportedOp(f"tt.dot of rank {len(T.shape(a.type))}")
+    ctx.bind(op.result, _tile_dot(ctx, a, b, c))
+
+
+def _tile_dot(ctx, a, b, c):
     sa, sb = T.shape(a.type), T.shape(b.type)
-    if len(sa) != 2:
-        raise UnsupportedOp("batched (3D) tt.dot")
     acc_el = T.element(c.type)
     ta, tb, tc = _to_tensor(_widen(a, acc_el)), _to_tensor(_widen(b, acc_el)), _to_tensor(c)
     mm = linalg.matmul(ta, tb, outs=[tc])
@@ -64,4 +76,4 @@ def lower_tt_dot(ctx, op):
     c0 = arith.constant(ir.IndexType.get(), 0)
     ident = ir.AffineMapAttr.get(ir.AffineMap.get_identity(2))
     pad = ctx.const(0, acc_el)
-    ctx.bind(op.result, vector.transfer_read(c.type, mm, [c0, c0], ident, pad, [True, True]))
+    return vector.transfer_read(c.type, mm, [c0, c0], ident, pad, [True, True])

@@ -27,7 +27,7 @@ GENERIC_ARITH = [
     "arith.andi", "arith.ori", "arith.xori", "arith.shli", "arith.shrsi", "arith.shrui",
     "arith.maxsi", "arith.minsi", "arith.maxui", "arith.minui",
     "arith.extf", "arith.truncf", "arith.sitofp", "arith.uitofp", "arith.fptosi", "arith.fptoui",
-    "arith.bitcast", "arith.select", "arith.mulhisi", "arith.mulhiui",
+    "arith.bitcast", "arith.select",
 ]
 GENERIC_MATH = [
     "math.exp", "math.exp2", "math.expm1", "math.log", "math.log2", "math.log10", "math.log1p",
@@ -190,8 +190,11 @@ def lower_tt_precise_divf(ctx, op):
 
 @lowers("tt.mulhiui")
 def lower_tt_mulhiui(ctx, op):
+    """High half of an unsigned multiply (philox, for tl.rand/randn/randint)."""
     a, b = (ctx.get(v) for v in op.operands)
-    ctx.bind(op.result, create("arith.mulhiui", ctx.type_of(op.result), [a, b]))
+    t = ctx.type_of(op.result)
+    ext = ir.Operation.create("arith.mului_extended", results=[t, t], operands=[a, b])
+    ctx.bind(op.result, ext.results[1])
 
 
 @lowers("tt.clampf")

@@ -1,0 +1,123 @@
+"""Language features: philox random streams, noinline calls, early return, fp8, f64, batched and int8 dot."""
+import os
+import subprocess
+import sys
+
+import torch
+import triton
+import triton.language as tl
+
+from ._rand_kernels import rand_kernel
+
+
+def test_rand_randn_randint_match_the_interpreters_philox(tmp_path):
+    outs = [torch.zeros(64), torch.zeros(64), torch.zeros(64, dtype=torch.int32)]
+    rand_kernel[(1,)](*outs, 1234, N=64)
+    # the interpreter only follows nested @jit calls (tl.rand is one) when enabled at import
+    script = (
+        "import sys, torch; sys.path.insert(0, sys.argv[1]);"
+        "from _rand_kernels import rand_kernel;"
+        "o = [torch.zeros(64), torch.zeros(64), torch.zeros(64, dtype=torch.int32)];"
+        "rand_kernel[(1,)](*o, 1234, N=64); torch.save(o, sys.argv[2])")
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    subprocess.run([sys.executable, "-c", script, os.path.dirname(__file__), str(tmp_path / "ref.pt")],
+                   check=True, env=env)
+    ref = torch.load(tmp_path / "ref.pt")
+    torch.testing.assert_close(outs[2], ref[2])           # integer streams are bit-exact
+    torch.testing.assert_close(outs[0], ref[0], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(outs[1], ref[1], atol=1e-5, rtol=1e-5)
+    assert 0.0 <= outs[0].min() and outs[0].max() < 1.0
+
+
+@triton.jit(noinline=True)
+def _axpb(x, a, b):
+    return x * a + b
+
+
+@triton.jit
+def call_kernel(x_ptr, out_ptr):
+    x = tl.load(x_ptr)
+    tl.store(out_ptr, _axpb(x, 3.0, 1.0))
+
+
+def test_noinline_call():
+    x, out = torch.tensor([2.5]), torch.zeros(1)
+    call_kernel[(1,)](x, out)
+    assert out.item() == 8.5
+
+
+@triton.jit
+def early_return_kernel(x_ptr, out_ptr, n, N: tl.constexpr):
+    pid = tl.program_id(0)
+    if pid * N >= n:
+        return
+    offs = pid * N + tl.arange(0, N)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs) + 1)
+
+
+def test_early_return():
+    x, out = torch.randn(64), torch.full((96,), -5.0)
+    early_return_kernel[(6,)](x, out, 64, N=16)   # programs 4 and 5 return at once
+    torch.testing.assert_close(out[:64], x + 1)
+    assert torch.all(out[64:] == -5.0)
+
+
+@triton.jit
+def fp8_roundtrip_kernel(x_ptr, e4_ptr, e5_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    tl.store(e4_ptr + offs, x.to(tl.float8e4nv).to(tl.float32))
+    tl.store(e5_ptr + offs, x.to(tl.float8e5).to(tl.float32))
+
+
+def test_fp8_conversions_round_like_torch():
+    x = torch.randn(64) * 4
+    e4, e5 = torch.zeros(64), torch.zeros(64)
+    fp8_roundtrip_kernel[(1,)](x, e4, e5, N=64)
+    torch.testing.assert_close(e4, x.to(torch.float8_e4m3fn).float(), atol=0, rtol=0)
+    torch.testing.assert_close(e5, x.to(torch.float8_e5m2).float(), atol=0, rtol=0)
+
+
+@triton.jit
+def f64_kernel(x_ptr, out_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    tl.store(out_ptr + offs, tl.sqrt(x * x + 1e-300) * 3.0)
+
+
+def test_f64_stays_f64():
+    x = torch.randn(32, dtype=torch.float64) * 1e200
+    out = torch.zeros(32, dtype=torch.float64)
+    f64_kernel[(1,)](x, out, N=32)
+    torch.testing.assert_close(out, torch.sqrt(x * x + 1e-300) * 3.0)
+
+
+@triton.jit
+def batched_dot_kernel(a_ptr, b_ptr, c_ptr, B: tl.constexpr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    ib = tl.arange(0, B)[:, None, None]
+    a = tl.load(a_ptr + ib * M * K + tl.arange(0, M)[None, :, None] * K + tl.arange(0, K)[None, None, :])
+    b = tl.load(b_ptr + ib * K * N + tl.arange(0, K)[None, :, None] * N + tl.arange(0, N)[None, None, :])
+    tl.store(c_ptr + ib * M * N + tl.arange(0, M)[None, :, None] * N + tl.arange(0, N)[None, None, :],
+             tl.dot(a, b))
+
+
+def test_batched_3d_dot():
+    a, b = torch.randn(2, 16, 32), torch.randn(2, 32, 16)
+    c = torch.zeros(2, 16, 16)
+    batched_dot_kernel[(1,)](a, b, c, B=2, M=16, N=16, K=32)
+    torch.testing.assert_close(c, a @ b, atol=1e-4, rtol=1e-4)
+
+
+@triton.jit
+def int8_dot_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    a = tl.load(a_ptr + tl.arange(0, M)[:, None] * K + tl.arange(0, K)[None, :])
+    b = tl.load(b_ptr + tl.arange(0, K)[:, None] * N + tl.arange(0, N)[None, :])
+    tl.store(c_ptr + tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :], tl.dot(a, b))
+
+
+def test_int8_dot_accumulates_in_int32():
+    a = torch.randint(-128, 128, (16, 64), dtype=torch.int8)
+    b = torch.randint(-128, 128, (64, 16), dtype=torch.int8)
+    c = torch.zeros(16, 16, dtype=torch.int32)
+    int8_dot_kernel[(1,)](a, b, c, M=16, N=16, K=64)
+    torch.testing.assert_close(c, a.int() @ b.int())
