@@ -13,7 +13,7 @@ from typing import Optional
 from iree.compiler import ir
 from iree.compiler.dialects import arith, vector
 
-from ..triton_frontend.ttir import Loc, Op, PtrType, ScalarType, Value
+from ..triton_frontend.ttir import Loc, Op, PtrType, ScalarType, TensorType, Value
 from . import types as T
 from .errors import LoweringError
 
@@ -57,6 +57,7 @@ class LoweringContext:
         self.blocks = {}            # TTIR block label -> MLIR block (early returns)
         self.block_templates = {}   # label -> lowered branch operands (pointer block args)
         self.functions = {}         # name -> parsed tt.func, for inlining tt.call
+        self.chunk = None           # (lane offset i32, lanes) when lowering in chunks
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):
@@ -114,7 +115,10 @@ class LoweringContext:
             self.lanes = prev
 
     def type_of(self, v: Value) -> ir.Type:
-        return T.value_type(v.type, self.lanes)
+        t = v.type
+        if self.chunk is not None and isinstance(t, TensorType):
+            t = TensorType((self.chunk[1],), t.element)
+        return T.value_type(t, self.lanes)
 
     # -- memory
     def memref(self, arg: int, pointee) -> ir.Value:

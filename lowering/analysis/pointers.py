@@ -15,7 +15,7 @@ from typing import Optional
 from iree.compiler import ir
 from iree.compiler.dialects import arith
 
-from ..context import Affine
+from ..context import Affine  # noqa: F401  (re-exported for rules)
 from .. import types as T
 
 

@@ -75,7 +75,7 @@ def lower_tt_load(ctx, op):
             mask = check_access(ctx, op, ptr, mask, ())
         ctx.bind(op.result, _scalar_load(ctx, mem, ptr, mask, other, rt))
         return
-    shape = shape_of(ptr_v.type)
+    shape = T.shape(ptr.offset.type)
     mt = ir.VectorType.get(list(shape), elem)
     pas = _to_memory(ctx, other, ptr.pointee) if other is not None else ctx.const(0, mt)
     if _checked(ctx):
@@ -159,7 +159,7 @@ def lower_tt_store(ctx, op):
                 memref.store(val, mem, [i])
                 scf.YieldOp([])
         return
-    shape = shape_of(ptr_v.type)
+    shape = T.shape(ptr.offset.type)
     if _checked(ctx):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)

@@ -23,12 +23,19 @@ def _int_attr(text: str) -> int:
 def lower_tt_make_range(ctx, op):
     start, end = _int_attr(op.attrs["start"]), _int_attr(op.attrs["end"])
     ty = ctx.type_of(op.result)
-    attr = ir.DenseElementsAttr.get(__import__("numpy").arange(start, end, dtype="int32"), type=ty)
-    ctx.bind(op.result, arith.constant(ty, attr), P.make_range(start, end - start))
+    n = T.shape(ty)[0]
+    attr = ir.DenseElementsAttr.get(__import__("numpy").arange(start, start + n, dtype="int32"), type=ty)
+    iota = arith.constant(ty, attr)
+    if ctx.chunk is None:
+        ctx.bind(op.result, iota, P.make_range(start, end - start))
+        return
+    lane0 = ctx.chunk[0]  # this chunk's first lane (i32)
+    ctx.bind(op.result, arith.addi(iota, vector.broadcast(ty, lane0)),
+             P.Affine(P.s_add(start, P.scalar_base(lane0)), (1,)))
 
 
 def _offset_type(ctx, v) -> ir.Type:
-    return ir.VectorType.get(list(shape_of(v.type)), ir.IntegerType.get_signless(64))
+    return T.like(ctx.type_of(v), ir.IntegerType.get_signless(64))
 
 
 def _map(ctx, op, fn, affine):
@@ -43,7 +50,7 @@ def _map(ctx, op, fn, affine):
 
 @lowers("tt.splat")
 def lower_tt_splat(ctx, op):
-    shape = shape_of(op.result.type)
+    shape = T.shape(ctx.type_of(op.result))
     src = ctx.get(op.operands[0])
     base = src.offset if isinstance(src, PtrValue) else src
     aff = P.splat(base, len(shape)) if T.is_float(base.type) is False else None
