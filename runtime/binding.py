@@ -26,18 +26,35 @@ _STORAGE_DTYPE = {torch.bool: torch.int8, torch.uint8: torch.int8, torch.uint16:
 ALIGNMENT = 64
 
 
-def check_tensor(t, name: str, triton_type: str, kernel: str) -> None:
-    """Refuse tensors that cannot be bound: wrong device, dtype or alignment."""
+def unwrap(t):
+    """Triton's `TensorWrapper` (a tensor reinterpreted as another dtype) binds its base."""
+    base = getattr(t, "base", None)
+    if isinstance(base, torch.Tensor) and not isinstance(t, torch.Tensor):
+        return base
+    return t
+
+
+def check_tensor(t, name: str, triton_type: str, kernel: str, reinterpreted: bool = False) -> None:
+    """Refuse tensors that cannot be bound: wrong device, dtype or alignment.
+
+    A `reinterpreted` tensor (Triton's `TensorWrapper`) only needs the kernel's element size.
+    """
     if not isinstance(t, torch.Tensor):
         if hasattr(t, "data_ptr"):
             raise ArgumentError(f"{kernel}: argument `{name}` ({type(t).__name__}) is not a torch tensor; "
                                 f"pass a CPU torch.Tensor")
         raise ArgumentError(f"{kernel}: argument `{name}` expects a tensor ({triton_type}) "
                             f"but got {type(t).__name__}")
+    if t.device.type == "meta":
+        raise ArgumentError(f"{kernel}: argument `{name}` is a meta tensor, which has no data to compute on; "
+                            f"pass a CPU tensor with real storage (for example "
+                            f"`torch.empty({tuple(t.shape)}, dtype={t.dtype}, device=\"cpu\")`).")
     if t.device.type != "cpu":
         raise ArgumentError(f"{kernel}: argument `{name}` is on device `{t.device}`; turbine-triton runs "
                             f"kernels on CPU tensors. Move it with `.cpu()` first.")
     want = TORCH_DTYPES.get(triton_type.lstrip("*"))
+    if reinterpreted and want is not None and want.itemsize == t.element_size():
+        return
     if want is not None and t.dtype != want and _SIGNLESS.get(t.dtype) != want:
         raise ArgumentError(f"{kernel}: argument `{name}` has dtype {t.dtype} but the kernel was "
                             f"compiled for {want} ({triton_type}); pass a {want} tensor or recompile.")
@@ -52,11 +69,17 @@ _SIGNLESS = {torch.uint8: torch.int8, torch.uint16: torch.int16, torch.uint32: t
              torch.uint64: torch.int64}
 
 
-def storage_view(t: torch.Tensor, name: str, kernel: str):
-    """(flat tensor over t's whole storage, element offset of t in it)."""
+def storage_view(t: torch.Tensor, name: str, kernel: str, triton_type: str = None):
+    """(flat tensor over t's whole storage, element offset of t in it).
+
+    The flat view has the kernel's element type (signless), so a tensor
+    reinterpreted by Triton's `TensorWrapper` binds like any other.
+    """
     storage = t.untyped_storage()
     base = storage.data_ptr()
-    item = t.element_size()
+    want = TORCH_DTYPES.get(triton_type.lstrip("*")) if triton_type else None
+    dtype = want if want is not None and want.itemsize == t.element_size() else t.dtype
+    item = dtype.itemsize
     byte_off = t.data_ptr() - base
     if base % ALIGNMENT:
         raise ArgumentError(f"{kernel}: argument `{name}` lives in storage at address {base:#x}, which is not "
@@ -65,7 +88,7 @@ def storage_view(t: torch.Tensor, name: str, kernel: str):
     if byte_off % item:
         raise ArgumentError(f"{kernel}: argument `{name}` starts {byte_off} bytes into its storage, "
                             f"not a whole number of {t.dtype} elements; pass a contiguous copy.")
-    dtype = _STORAGE_DTYPE.get(t.dtype, t.dtype)
+    dtype = _STORAGE_DTYPE.get(dtype, dtype)
     n = storage.nbytes() // item
     flat = torch.empty(0, dtype=dtype).set_(storage, 0, (n,), (1,))
     return flat, byte_off // item
@@ -78,10 +101,14 @@ def scalar_word(v, triton_type: str, name: str, kernel: str) -> int:
         if v.numel() != 1:
             raise ArgumentError(f"{kernel}: argument `{name}` expects a scalar ({t}) but got a tensor")
         v = v.item()
-    if t in ("fp32", "fp16", "bf16"):
-        return struct.unpack("<i", struct.pack("<f", float(v)))[0]
-    if t == "fp64":
-        return struct.unpack("<q", struct.pack("<d", float(v)))[0]
+    if t in ("fp32", "fp16", "bf16", "fp64"):
+        try:
+            if t == "fp64":
+                return struct.unpack("<q", struct.pack("<d", float(v)))[0]
+            return struct.unpack("<i", struct.pack("<f", float(v)))[0]
+        except (TypeError, ValueError, OverflowError):
+            raise ArgumentError(f"{kernel}: argument `{name}` expects a scalar ({t}) but got {v!r} "
+                                f"({type(v).__name__}); pass a Python float within {t}'s range") from None
     if isinstance(v, float) and not float(v).is_integer():
         raise ArgumentError(f"{kernel}: argument `{name}` expects an integer ({t}) but got {v!r}")
     try:

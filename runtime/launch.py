@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..lowering.abi import KernelAbi
-from .binding import check_tensor, scalar_word, storage_view
+from .binding import check_tensor, scalar_word, storage_view, unwrap
 from .device import get_config
 from .errors import ArgumentError
 from .status import check_status, new_status
@@ -63,8 +63,9 @@ class Launcher:
         views, offsets, scalars, keep = [], [], [], []
         for p, a in zip(params, args):
             if p.kind == "ptr":
-                check_tensor(a, p.name, p.triton_type, name)
-                flat, off = storage_view(a, p.name, name)
+                t = unwrap(a)
+                check_tensor(t, p.name, p.triton_type, name, reinterpreted=t is not a)
+                flat, off = storage_view(t, p.name, name, p.triton_type)
                 keep.append(flat)
                 views.append(device.from_dlpack_capsule(torch.utils.dlpack.to_dlpack(flat)))
                 offsets.append(off)

@@ -1,4 +1,4 @@
-"""The `turbine-triton` command: demo, compile a `.ttir` file, run the benchmarks.
+"""The `turbine-triton` command: demo, compile a `.ttir` file, export a model, run the benchmarks.
 
 Global option `--dump-ir DIR` sets `TURBINE_TRITON_DUMP_DIR=DIR`, which the
 runtime honours on every compile: it writes `<kernel>.<key8>.ttir`, `.mlir`
@@ -118,6 +118,55 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def _load_factory(spec: str):
+    """`path/to/file.py:factory` -> the factory function."""
+    import importlib.util
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path or not name:
+        raise ValueError(f"expected FILE.py:FACTORY, got {spec!r}")
+    path = os.path.abspath(path)
+    mod_name = "_turbine_export_" + Path(path).stem
+    spec_ = importlib.util.spec_from_file_location(mod_name, path)
+    if spec_ is None:
+        raise ValueError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec_)
+    sys.modules[mod_name] = module
+    sys.path.insert(0, os.path.dirname(path))
+    spec_.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def cmd_export(args) -> int:
+    """Export `FACTORY() -> (model, example_args)` with its Triton kernels to one `.vmfb`."""
+    from .plugin.export import export
+    from .runtime.errors import TurbineTritonError
+    try:
+        factory = _load_factory(args.factory)
+    except (ValueError, AttributeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    made = factory()
+    model, example_args = made[0], tuple(made[1])
+    dynamic_shapes = made[2] if len(made) > 2 else None
+    if args.dynamic_batch and dynamic_shapes is None:
+        import torch
+        batch = torch.export.Dim("batch")
+        dynamic_shapes = tuple({0: batch} if isinstance(a, torch.Tensor) and a.dim() > 0 else None
+                               for a in example_args)
+    try:
+        exported = export(model, example_args, dynamic_shapes=dynamic_shapes, target=args.target)
+    except TurbineTritonError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    exported.save_vmfb(args.output)
+    if args.mlir:
+        exported.save_mlir(args.mlir)
+    kernels = ", ".join(k.name for k in exported.kernels) or "none"
+    print(f"wrote {args.output} ({len(exported.vmfb)} bytes, target {exported.target.name}, "
+          f"Triton kernels: {kernels})")
+    return 0
+
+
 def bench_dir() -> Path:
     """`bench/` beside the package source, present in a source checkout only."""
     return Path(__file__).resolve().parent.parent / "bench"
@@ -151,6 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     c.add_argument("--name", help="output file stem (default: the kernel's name)")
     c.set_defaults(func=cmd_compile)
+
+    e = sub.add_parser("export", help="export FILE.py:FACTORY (returns (model, example_args)) with its "
+                                      "Triton kernels to one IREE module")
+    e.add_argument("factory", metavar="FILE.py:FACTORY")
+    e.add_argument("--target", default="llvm-cpu",
+                   help="llvm-cpu (default), llvm-cpu:<triple>, aarch64, riscv64, vulkan-spirv, rocm[:<chip>]")
+    e.add_argument("-o", "--output", required=True, metavar="OUT.vmfb")
+    e.add_argument("--mlir", metavar="OUT.mlir", help="also write the module's input MLIR")
+    e.add_argument("--dynamic-batch", action="store_true",
+                   help="make dim 0 of every tensor input dynamic (unless the factory returns dynamic_shapes)")
+    e.set_defaults(func=cmd_export)
 
     b = sub.add_parser("bench", help="run the benchmarks in bench/ (source checkout); "
                                      "other arguments go to pytest")
