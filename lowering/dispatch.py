@@ -84,20 +84,29 @@ def emit_executable(fn: Function, signature: dict, options=None, executable: str
     if _needs_status(fn, options):
         fn, signature = _with_status_param(fn, signature)
         lctx.status_arg = len(fn.args) - 1
+    inner = executable_shell(executable, fn.name)
+    _build_kernel(lctx, fn, inner)
+    abi = abi_from_signature(fn.name, signature, _written_names(lctx, fn, signature), lctx.sites,
+                             PRINT_RECORDS if lctx.has_prints else 0)
+    return EmittedKernel(fn, abi, executable, fn.name, set(lctx.written_args))
+
+
+def executable_shell(executable: str, kernel: str):
+    """`stream.executable @executable` exporting `@kernel` with the grid as its workgroup count.
+
+    Returns the inner `builtin.module` where the kernel function goes.
+    """
     exe = stream.ExecutableOp(executable, sym_visibility="private")
     exe_block = exe.body.blocks.append()
     with ir.InsertionPoint(exe_block):
-        export = stream.ExecutableExportOp(fn.name, ir.FlatSymbolRefAttr.get(fn.name), sym_visibility="public")
+        export = stream.ExecutableExportOp(kernel, ir.FlatSymbolRefAttr.get(kernel), sym_visibility="public")
         idx = ir.IndexType.get()
         wg = export.workgroup_count.blocks.append(idx, idx, idx)
         with ir.InsertionPoint(wg):
             stream.ReturnOp(list(wg.arguments))
         inner = builtin.ModuleOp()
         stream.ExecutableEndOp()
-    _build_kernel(lctx, fn, inner)
-    abi = abi_from_signature(fn.name, signature, _written_names(lctx, fn, signature), lctx.sites,
-                             PRINT_RECORDS if lctx.has_prints else 0)
-    return EmittedKernel(fn, abi, executable, fn.name, set(lctx.written_args))
+    return inner
 
 
 def _walk_ops(block):

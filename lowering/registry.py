@@ -30,7 +30,7 @@ def lookup(op) -> Callable:
     _load_families()
     rule = LOWERINGS.get(op.name)
     if rule is None:
-        raise UnsupportedOp(f"turbine-triton has no lowering for this op", op.name, op.loc)
+        raise UnsupportedOp("turbine-triton has no lowering for this op", op.name, op.loc)
     return rule
 
 

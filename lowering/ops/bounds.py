@@ -11,7 +11,6 @@ from __future__ import annotations
 from iree.compiler import ir
 from iree.compiler.dialects import arith, vector
 
-from .. import types as T
 from .debug import add_site, any_true, first_index, report_failure
 
 

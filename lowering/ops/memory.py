@@ -15,7 +15,7 @@ from ..context import Affine, PtrValue
 from ..errors import UnsupportedOp
 from ..registry import lowers
 from .. import types as T
-from ...triton_frontend.ttir import PtrType, TensorType, shape_of
+from ...triton_frontend.ttir import TensorType
 
 # Rows above this count use gathers instead of one vector op per row.
 MAX_UNROLLED_ROWS = 256
@@ -164,7 +164,6 @@ def lower_tt_store(ctx, op):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
     if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
-        row_t = ir.VectorType.get([shape[-1]], T.element(val.type))
         for idx, start in P.row_starts(ptr.affine, shape):
             start = ctx.index(start)
             row = vector.extract(val, [], list(idx)) if idx else val

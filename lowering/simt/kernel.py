@@ -11,17 +11,16 @@ per workgroup (W = min(BLOCK, 128), a power of two dividing BLOCK):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from iree.compiler import ir
-from iree.compiler.dialects import arith, builtin, func, gpu, scf, stream
+from iree.compiler.dialects import arith, func, gpu, scf, stream
 from iree.compiler.dialects import memref
 
 from ...triton_frontend.signature import triton_type
-from ...triton_frontend.ttir import Function, Op, PtrType, ScalarType, TensorType
+from ...triton_frontend.ttir import Function, PtrType, TensorType
 from ..abi import abi_from_signature, push_constant_type
 from ..context import to_location
-from ..dispatch import EXECUTABLE, EmittedKernel
+from ..dispatch import EXECUTABLE, EmittedKernel, executable_shell
 from ..errors import LoweringError, UnsupportedOp
 from .. import types as T
 
@@ -103,16 +102,7 @@ def emit_simt_executable(fn: Function, signature: dict, options=None, executable
     if block % threads:
         raise UnsupportedOp(f"block size {block} is not a multiple of {threads}", "tt.func", fn.loc)
     ctx = SimtContext(fn, block)
-    exe = stream.ExecutableOp(executable, sym_visibility="private")
-    exe_block = exe.body.blocks.append()
-    with ir.InsertionPoint(exe_block):
-        export = stream.ExecutableExportOp(fn.name, ir.FlatSymbolRefAttr.get(fn.name), sym_visibility="public")
-        idx = ir.IndexType.get()
-        wg = export.workgroup_count.blocks.append(idx, idx, idx)
-        with ir.InsertionPoint(wg):
-            stream.ReturnOp(list(wg.arguments))
-        inner = builtin.ModuleOp()
-        stream.ExecutableEndOp()
+    inner = executable_shell(executable, fn.name)
     _build(ctx, fn, inner, threads, _pipeline_for(target))
     sig = signature or {a.value.name.lstrip("%"): triton_type(a.value.type) for a in fn.args}
     runtime = [n for n, t in sig.items() if t != "constexpr"]
