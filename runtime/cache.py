@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from typing import Dict, Optional
 
 MANIFEST = "manifest.json"
@@ -67,7 +68,19 @@ class KernelCache:
             return None
 
     def put(self, key: str, files: Dict[str, bytes]) -> None:
-        """Store an entry atomically; if another process won the race, keep theirs."""
+        """Store an entry atomically; if another process won the race, keep theirs.
+
+        A cache that cannot be written (disk full, read-only) costs a recompile
+        next time, never the caller's kernel: the failure is a warning.
+        """
+        try:
+            self._put(key, files)
+        except OSError as e:
+            warnings.warn(f"turbine-triton: could not write cache entry {key[:16]} under {self.root} ({e}); "
+                          f"the kernel will be recompiled next time. Set TURBINE_TRITON_CACHE_DIR to a "
+                          f"writable directory.", RuntimeWarning, stacklevel=3)
+
+    def _put(self, key: str, files: Dict[str, bytes]) -> None:
         os.makedirs(self.root, exist_ok=True)
         self._sweep_stale()
         tmp = tempfile.mkdtemp(prefix=f".tmp-{key[:16]}-", dir=self.root)
@@ -85,7 +98,11 @@ class KernelCache:
                 # Someone else stored it first (or a corrupt one is in the way).
                 if self.get(key) is None:
                     self._discard(self.path(key))
-                    os.rename(tmp, self.path(key))
+                    try:
+                        os.rename(tmp, self.path(key))
+                    except OSError:
+                        if self.get(key) is None:  # a third writer did not fix it either
+                            raise
         finally:
             if os.path.isdir(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -17,6 +17,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -30,6 +31,7 @@ class Outcome:
     status: str
     path: str
     detail: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -63,7 +65,7 @@ def _import(path: str):
 def compare(ours, ref, rtol: float, atol: float) -> Optional[str]:
     """None when `ours` matches `ref`; else a short description of the worst element."""
     import torch
-    if ours.dtype != ref.dtype or ours.shape != ref.shape:
+    if ours.shape != ref.shape or ours.dtype.is_floating_point != ref.dtype.is_floating_point:
         return f"dtype/shape {ours.dtype}{tuple(ours.shape)} vs {ref.dtype}{tuple(ref.shape)}"
     if not ours.dtype.is_floating_point:
         bad = ours != ref
@@ -108,13 +110,29 @@ def interpret(jit_fn, grid, *args, **kwargs):
         InterpretedFunction(jit_fn.fn)[grid](*args, **kwargs)
 
 
+def reference_source(text: str) -> str:
+    """The copy of a kernel module the interpreter runs: Triton's interpreter stores bf16 as
+    uint16 and does integer arithmetic on it, so bf16 is computed in fp32 there instead."""
+    if "bfloat16" not in text:
+        return text
+    return text.replace("tl.bfloat16", "tl.float32").replace("REF = False", "REF = True", 1)
+
+
 def run_file(path: str) -> Outcome:
     """Run one generated kernel file through both paths and compare."""
     from ..lowering.errors import UnsupportedOp
     try:
         mod = _import(path)
         grid, args, kwargs, bases = mod.make_args()
-        grid2, args2, kwargs2, bases2 = mod.make_args()
+        with open(path) as f:
+            ref_text = reference_source(f.read())
+        ref_mod = mod
+        if ref_text != open(path).read():
+            ref_path = path[:-3] + "_ref.py"
+            with open(ref_path, "w") as f:
+                f.write(ref_text)
+            ref_mod = _import(ref_path)
+        grid2, args2, kwargs2, bases2 = ref_mod.make_args()
     except Exception:
         return Outcome("error", path, "generator: " + traceback.format_exc(limit=3))
     try:
@@ -124,7 +142,7 @@ def run_file(path: str) -> Outcome:
     except Exception as e:
         return Outcome("error", path, f"backend: {type(e).__name__}: {e}")
     try:
-        interpret(mod.kernel, grid2, *args2, **kwargs2)
+        interpret(ref_mod.kernel, grid2, *args2, **kwargs2)
     except Exception as e:
         return Outcome("error", path, f"interpreter (generator bug?): {type(e).__name__}: {e}")
     for k, (a, b) in enumerate(zip(bases, bases2)):
@@ -134,8 +152,9 @@ def run_file(path: str) -> Outcome:
     return Outcome("ok", path)
 
 
-def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=print) -> Summary:
+def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=None, verbose: bool = False) -> Summary:
     """Generate and run `count` kernels; keeps every source under `out_dir` (a temp dir if None)."""
+    log = log or (lambda msg: print(msg, flush=True))
     out_dir = out_dir or tempfile.mkdtemp(prefix="turbine_fuzz_")
     os.makedirs(out_dir, exist_ok=True)
     s = Summary()
@@ -144,7 +163,9 @@ def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=print) -> Sum
         path = os.path.join(out_dir, f"k{ks}.py")
         with open(path, "w") as f:
             f.write(generate(ks))
+        t0 = time.perf_counter()
         o = run_file(path)
+        o.seconds = time.perf_counter() - t0
         s.count += 1
         if o.status == "mismatch":
             s.mismatches += 1
@@ -155,6 +176,8 @@ def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=print) -> Sum
         if o.status != "ok":
             s.failures.append(o)
             log(f"[{i + 1}/{count}] {o.status.upper()}: {path}\n    {o.detail.strip()}")
+        elif verbose:
+            log(f"[{i + 1}/{count}] ok {o.seconds:.1f}s {path}")
         elif (i + 1) % 10 == 0 or i + 1 == count:
             log(f"[{i + 1}/{count}] ok ({s.mismatches} mismatches, {s.errors} errors, "
                 f"{s.unsupported} unsupported)")
@@ -167,8 +190,9 @@ def main(argv=None) -> int:
     p.add_argument("--count", type=int, default=100, help="kernels to generate and run")
     p.add_argument("--seed", type=int, default=0, help="run seed; kernel i uses seed*1000003+i")
     p.add_argument("--keep", metavar="DIR", help="write kernel sources here (default: a temp dir)")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per kernel, with its time")
     a = p.parse_args(argv)
-    s = fuzz(a.count, a.seed, a.keep)
+    s = fuzz(a.count, a.seed, a.keep, verbose=a.verbose)
     return 1 if (s.mismatches or s.errors) else 0
 
 

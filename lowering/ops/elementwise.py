@@ -45,10 +45,32 @@ def create(name: str, result_type: ir.Type, operands: list, attrs: dict = None) 
     return op.result
 
 
+# f16 min/max become libm calls (fminf/fmaxf) that freestanding CPU
+# executables lack, even when widened (LLVM narrows them back), so they are
+# built from compares and selects with the same NaN rules.
+_PROMOTE_F16 = {"arith.maxnumf", "arith.minnumf", "arith.maximumf", "arith.minimumf"}
+
+
 @lowers(*GENERIC_ARITH, *GENERIC_MATH)
 def lower_generic_elementwise(ctx, op):
     operands = [ctx.get(v) for v in op.operands]
-    ctx.bind(op.result, create(op.name, ctx.type_of(op.result), operands))
+    rt = ctx.type_of(op.result)
+    if op.name in _PROMOTE_F16 and str(T.element(rt)) == "f16":
+        ctx.bind(op.result, promoted_f16(op.name, rt, operands))
+        return
+    ctx.bind(op.result, create(op.name, rt, operands))
+
+
+def promoted_f16(name: str, rt: ir.Type, operands: list) -> ir.Value:
+    """`name` (a min/max) from compares and selects: maxnum/minnum ignore a NaN
+    operand, maximum/minimum propagate it."""
+    a, b = operands
+    pick_a = arith.cmpf(arith.CmpFPredicate.OGT if "max" in name else arith.CmpFPredicate.OLT, a, b)
+    r = arith.select(pick_a, a, b)
+    if name.endswith("numf"):
+        return arith.select(arith.cmpf(arith.CmpFPredicate.UNO, b, b), a, r)
+    either_nan = arith.cmpf(arith.CmpFPredicate.UNO, a, b)
+    return arith.select(either_nan, arith.addf(a, b), r)
 
 
 @lowers("arith.constant")
@@ -203,6 +225,9 @@ def lower_tt_clampf(ctx, op):
     propagate = op.attrs.get("propagateNan", "none") not in ("none", "0 : i32")
     mx, mn = ("arith.maximumf", "arith.minimumf") if propagate else ("arith.maxnumf", "arith.minnumf")
     ty = ctx.type_of(op.result)
+    if str(T.element(ty)) == "f16":
+        ctx.bind(op.result, promoted_f16(mn, ty, [promoted_f16(mx, ty, [x, lo]), hi]))
+        return
     ctx.bind(op.result, create(mn, ty, [create(mx, ty, [x, lo]), hi]))
 
 

@@ -112,16 +112,37 @@ def _row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
     return result
 
 
+# Gathers and scatters are issued in slices of this many lanes: iree-compile
+# time grows steeply with one very wide vector.gather (minutes at 2048 lanes).
+GATHER_SLICE = 64
+
+
+def _slices(n: int):
+    return [(i, min(GATHER_SLICE, n - i)) for i in range(0, n, GATHER_SLICE)]
+
+
+def _slice1d(v: ir.Value, start: int, size: int) -> ir.Value:
+    if T.shape(v.type)[0] == size:
+        return v
+    rt = ir.VectorType.get([size], T.element(v.type))
+    return vector.extract_strided_slice(rt, v, [start], [size], [1])
+
+
 def _gather(ctx, mem, ptr: PtrValue, shape, mask, pas, mt) -> ir.Value:
     n = 1
     for d in shape:
         n *= d
-    flat_t = ir.VectorType.get([n], T.element(mt))
     idx = ctx.index(_flat(ctx, ptr.offset, n))
     m = _flat(ctx, mask, n) if mask is not None else ctx.const(1, ir.VectorType.get([n], ir.IntegerType.get_signless(1)))
+    p = _flat(ctx, pas, n)
     c0 = arith.constant(ir.IndexType.get(), 0)
-    g = vector.gather(flat_t, mem, [c0], idx, m, _flat(ctx, pas, n))
-    return g if flat_t == mt else vector.shape_cast(mt, g)
+    out = p
+    for start, size in _slices(n):
+        part_t = ir.VectorType.get([size], T.element(mt))
+        g = vector.gather(part_t, mem, [c0], _slice1d(idx, start, size), _slice1d(m, start, size),
+                          _slice1d(p, start, size))
+        out = g if size == n else vector.insert_strided_slice(g, out, [start], [1])
+    return out if out.type == mt else vector.shape_cast(mt, out)
 
 
 def _scalar_load(ctx, mem, ptr: PtrValue, mask, other, rt) -> ir.Value:
@@ -178,8 +199,10 @@ def lower_tt_store(ctx, op):
         n *= d
     idx = ctx.index(_flat(ctx, ptr.offset, n))
     m = _flat(ctx, mask, n) if mask is not None else ctx.const(1, ir.VectorType.get([n], ir.IntegerType.get_signless(1)))
+    v = _flat(ctx, val, n)
     c0 = arith.constant(ir.IndexType.get(), 0)
-    vector.scatter(None, mem, [c0], idx, m, _flat(ctx, val, n))
+    for start, size in _slices(n):
+        vector.scatter(None, mem, [c0], _slice1d(idx, start, size), _slice1d(m, start, size), _slice1d(v, start, size))
 
 
 @lowers("tt.bitcast")
