@@ -17,6 +17,7 @@ Inductor's C++ backend instead, after a warning naming the kernel and op.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from typing import Any, Optional
 
@@ -99,9 +100,14 @@ def _with_fallback(inner_compile):
 
 
 def lowering_failure(exc: BaseException) -> Optional[InductorLoweringError]:
-    """An `InductorLoweringError` for `exc` if one of its causes is ours, else None."""
+    """An `InductorLoweringError` for `exc` if one of its causes is ours, else None.
+
+    Inductor compiles kernels in worker processes, whose exceptions come back
+    as text (`SubprocException`), so the formatted message is read as well.
+    """
     from ..lowering.errors import LoweringError
     from ..runtime.errors import CompileError
+    from ..triton_frontend.parser import TTIRParseError
 
     seen = set()
     e: Optional[BaseException] = exc
@@ -109,31 +115,61 @@ def lowering_failure(exc: BaseException) -> Optional[InductorLoweringError]:
         seen.add(id(e))
         if isinstance(e, InductorLoweringError):
             return e
+        kernel = getattr(e, "kernel", None)
         if isinstance(e, LoweringError):
-            return InductorLoweringError(getattr(e, "kernel", None) or _kernel_of(e) or "?",
-                                         e.op_name or "?", str(e))
+            return InductorLoweringError(kernel or _kernel_of(e) or "?", e.op_name or "?", str(e))
         if isinstance(e, CompileError):
             return InductorLoweringError(e.kernel, _op_of(e.diagnostic), str(e))
+        if isinstance(e, TTIRParseError):
+            return InductorLoweringError(kernel or "?", _parse_error_op(str(e)), f"TTIRParseError: {e}")
+        found = _from_text(str(e))
+        if found is not None:
+            return found
         e = e.__cause__ or e.__context__
     return None
 
 
+_KERNEL_RES = (re.compile(r"in Triton kernel `([^`]+)`"), re.compile(r"^Name=(\w+)", re.M),
+               re.compile(r"Triton compilation failed: (\w+)"))
+
+
+def _from_text(text: str) -> Optional[InductorLoweringError]:
+    """Our error, recognised in a traceback that crossed a process boundary as text."""
+    m = re.search(r"turbine_triton\.lowering\.errors\.(?:UnsupportedOp|LoweringError): `([^`]+)`(.*)", text)
+    if m:
+        op, detail = m.group(1), text[m.start():]
+    else:
+        m = re.search(r"TTIRParseError: (.*)", text)
+        if m:
+            op, detail = _parse_error_op(m.group(1)), text[m.start():]
+        else:
+            m = re.search(r"CompileError: IREE failed to compile kernel `([^`]+)`", text)
+            if not m:
+                return None
+            op, detail = _op_of(text[m.start():]), text[m.start():]
+    kernel = next((k.group(1) for r in _KERNEL_RES for k in [r.search(text)] if k), "?")
+    return InductorLoweringError(kernel, op, detail.strip()[:3000])
+
+
+def _parse_error_op(message: str) -> str:
+    m = re.search(r"\b((?:tt|arith|math|scf|cf|llvm|gpu)\.[\w.]+)", message)
+    return m.group(1) if m else "TTIR parse"
+
+
 def _kernel_of(e) -> Optional[str]:
-    """The kernel's name from the error's location: Inductor writes one kernel per file."""
+    """The kernel's name from the error's location: the `@triton.jit` def in Inductor's file."""
     loc = getattr(e, "loc", None)
     path = getattr(loc, "file", "") if loc is not None else ""
     if path and os.path.exists(path):
-        import re
         with open(path) as f:
-            m = re.search(r"^def (\w+)\(", f.read(), re.M)
-        if m:
-            return m.group(1)
+            names = re.findall(r"^def (triton_\w+)\(", f.read(), re.M)
+        if names:
+            return names[-1]
     return None
 
 
 def _op_of(diagnostic: str) -> str:
     """The op IREE's diagnostic points at (`'vector.foo' op ...`), else the first error line."""
-    import re
     m = re.search(r"'([a-z_]+\.[a-z_0-9.]+)' op", diagnostic)
     if m:
         return m.group(1)
