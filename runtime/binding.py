@@ -88,10 +88,11 @@ def storage_view(t: torch.Tensor, name: str, kernel: str, triton_type: str = Non
     if byte_off % item:
         raise ArgumentError(f"{kernel}: argument `{name}` starts {byte_off} bytes into its storage, "
                             f"not a whole number of {t.dtype} elements; pass a contiguous copy.")
-    dtype = _STORAGE_DTYPE.get(dtype, dtype)
     n = storage.nbytes() // item
-    flat = torch.empty(0, dtype=dtype).set_(storage, 0, (n,), (1,))
-    return flat, byte_off // item
+    # one view op: the whole storage from offset 0 (cheaper than empty().set_())
+    flat = torch.as_strided(t if t.dtype == dtype else t.view(dtype), (n,), (1,), 0)
+    signless = _STORAGE_DTYPE.get(dtype)
+    return (flat.view(signless) if signless is not None else flat), byte_off // item
 
 
 def scalar_word(v, triton_type: str, name: str, kernel: str) -> int:

@@ -7,6 +7,8 @@ waits for the dispatch.  No IR is touched and nothing is copied.
 """
 from __future__ import annotations
 
+import os
+
 import torch
 
 from ..lowering.abi import KernelAbi
@@ -16,17 +18,30 @@ from .errors import ArgumentError
 from .status import check_status, new_status
 
 
+# Run one-program grids inline (local-sync); set TURBINE_TRITON_INLINE=0 to disable.
+INLINE_SINGLE_PROGRAM = os.environ.get("TURBINE_TRITON_INLINE", "1") != "0"
+
+
 class LoadedModule:
     """A compiled module loaded on the IREE device, with its host function."""
 
     def __init__(self, vmfb: bytes, host_function: str = "launch", driver: str = None):
         import iree.runtime as rt
+        self._vmfb, self._host_function = vmfb, host_function
+        self._inline = None
         config = get_config(driver) if driver else get_config()
         self.device = config.device
         self.vm_module = rt.VmModule.copy_buffer(config.vm_instance, vmfb)
         hal = rt.create_hal_module(config.vm_instance, config.device)
         self.context = rt.VmContext(config.vm_instance, modules=[hal, self.vm_module])
         self.function = self.vm_module.lookup_function(host_function)
+
+    def inline(self) -> "LoadedModule":
+        """The same module on local-sync: a one-program grid runs on the calling
+        thread instead of waking the task system (~100 us -> ~10 us here)."""
+        if self._inline is None:
+            self._inline = LoadedModule(self._vmfb, self._host_function, driver="local-sync")
+        return self._inline
 
 
 class Launcher:
@@ -53,6 +68,8 @@ class Launcher:
         g = tuple(int(x) for x in grid) + (1,) * (3 - len(grid))
         if min(g) <= 0:
             return
+        if g == (1, 1, 1) and INLINE_SINGLE_PROGRAM:
+            module = module.inline()
         rt = self._rt
         device = module.device
         status = None
