@@ -9,7 +9,7 @@ import torch
 import triton
 import triton.language as tl
 
-from turbine_triton.runtime.fuzz import interpret
+from turbine_triton.fuzz import interpret
 
 
 @triton.jit

@@ -7,7 +7,7 @@ the other through `triton.runtime.interpreter.InterpretedFunction`, and every
 buffer is compared with dtype-aware tolerances.  An `UnsupportedOp` counts as
 "unsupported", not as a mismatch.
 
-    python -m turbine_triton.runtime.fuzz --count 50 --seed 1 [--keep DIR]
+    python -m turbine_triton.fuzz --count 50 --seed 1 [--keep DIR]
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def reference_source(text: str) -> str:
 
 def run_file(path: str) -> Outcome:
     """Run one generated kernel file through both paths and compare."""
-    from ..lowering.errors import UnsupportedOp
+    from .lowering.errors import UnsupportedOp
     try:
         mod = _import(path)
         grid, args, kwargs, bases = mod.make_args()
@@ -186,7 +186,7 @@ def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=None, verbose
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m turbine_triton.runtime.fuzz", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m turbine_triton.fuzz", description=__doc__.splitlines()[0])
     p.add_argument("--count", type=int, default=100, help="kernels to generate and run")
     p.add_argument("--seed", type=int, default=0, help="run seed; kernel i uses seed*1000003+i")
     p.add_argument("--keep", metavar="DIR", help="write kernel sources here (default: a temp dir)")
