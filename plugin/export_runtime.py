@@ -25,6 +25,10 @@ class LoadedExport:
         self.fn = self.context.modules[self.vm_module.name][function]
 
     def call(self, tensors):
+        # Export's convenience runner: graph inputs go in by value through IREE's
+        # function invoker, which copies numpy inputs anyway (shared/FINDINGS.md);
+        # `.contiguous()` is a no-op for the contiguous tensors export traces with.
+        # Kernel launches (runtime/launch.py) never take this path.
         args = [t.detach().contiguous().numpy() for t in tensors]
         res = self.fn(*args)
         if not isinstance(res, (tuple, list)):

@@ -57,7 +57,7 @@ def turbine_triton(gm, example_inputs, mode: Optional[str] = None, options: Opti
     patches = dict(list_mode_options(mode)) if mode else {}
     patches.update(options)
     patches.update(BASE_PATCHES)
-    inner = _with_fallback(compile_fx_inner) if fallback else _with_named_errors(compile_fx_inner)
+    inner = _guarded(compile_fx_inner, fallback)
     return compile_fx(gm, example_inputs, inner_compile=inner, config_patches=patches)
 
 
@@ -67,8 +67,9 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def _with_named_errors(inner_compile):
-    """`inner_compile` whose lowering failures name the Inductor kernel and the TTIR op."""
+def _guarded(inner_compile, fallback: bool):
+    """`inner_compile` whose lowering failures name the Inductor kernel and the TTIR op;
+    with `fallback`, such a graph is recompiled with Inductor's C++ backend, loudly."""
     def compile_graph(gm, example_inputs, **kwargs):
         try:
             return inner_compile(gm, example_inputs, **kwargs)
@@ -76,20 +77,9 @@ def _with_named_errors(inner_compile):
             named = lowering_failure(e)
             if named is None:
                 raise
-            raise named from e
-    return compile_graph
-
-
-def _with_fallback(inner_compile):
-    """`inner_compile` that recompiles a graph with Inductor's C++ backend when a kernel fails."""
-    def compile_graph(gm, example_inputs, **kwargs):
-        from torch._inductor import config
-        try:
-            return inner_compile(gm, example_inputs, **kwargs)
-        except Exception as e:
-            named = lowering_failure(e)
-            if named is None:
-                raise
+            if not fallback:
+                raise named from e
+            from torch._inductor import config
             warnings.warn(
                 f"{named}\nturbine_triton: {FALLBACK_ENV} is set, so this graph is compiled with "
                 f"Inductor's C++ backend instead of through IREE.",
