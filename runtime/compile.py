@@ -13,6 +13,7 @@ from ..triton_frontend.capture import CapturedKernel
 from ..triton_frontend.versions import fingerprint
 from .cache import KernelCache
 from .errors import CompileError
+from .inprocess import compile_text
 
 # Flags for the host CPU; part of every cache key.
 CPU_FLAGS = (
@@ -83,8 +84,12 @@ def compile_kernel(kernel: CapturedKernel, cache: Optional[KernelCache] = None) 
 
 
 def compile_mlir(text: str, name: str, flags=CPU_FLAGS) -> bytes:
-    """Run `iree-compile` on a module; failures raise `CompileError` with a reproducer."""
+    """Compile a module for the host (in process, else `iree-compile`); failures raise
+    `CompileError` with IREE's diagnostic and a reproducer."""
     import iree.compiler as ic
+    vmfb = compile_text(text, flags)
+    if vmfb is not None:
+        return vmfb
     try:
         return ic.compile_str(text, extra_args=list(flags))
     except ic.CompilerToolError as e:

@@ -8,19 +8,21 @@ buffer is compared with dtype-aware tolerances.  An `UnsupportedOp` counts as
 "unsupported", not as a mismatch.
 
     python -m turbine_triton.fuzz --count 50 --seed 1 [--keep DIR]
+    python -m turbine_triton.fuzz --profile long --jobs 2 --keep DIR   # 10,000 kernels, resumable
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import importlib.util
+import json
 import os
 import sys
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from .fuzz_gen import generate
 
@@ -152,13 +154,49 @@ def run_file(path: str) -> Outcome:
     return Outcome("ok", path)
 
 
-def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=None, verbose: bool = False) -> Summary:
-    """Generate and run `count` kernels; keeps every source under `out_dir` (a temp dir if None)."""
+def _record(s: Summary, o: Outcome) -> None:
+    s.count += 1
+    if o.status == "mismatch":
+        s.mismatches += 1
+    elif o.status == "error":
+        s.errors += 1
+    elif o.status == "unsupported":
+        s.unsupported += 1
+    if o.status != "ok":
+        s.failures.append(o)
+
+
+def _done(log_path: Optional[str]) -> dict:
+    """Outcomes already in a run's log, by kernel index (for resuming a long run)."""
+    done = {}
+    if log_path and os.path.exists(log_path):
+        with open(log_path) as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a killed run
+                done[rec["index"]] = Outcome(rec["status"], rec["path"], rec.get("detail", ""),
+                                             rec.get("seconds", 0.0))
+    return done
+
+
+def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=None, verbose: bool = False,
+         shard: Tuple[int, int] = (0, 1), log_path: Optional[str] = None) -> Summary:
+    """Generate and run `count` kernels; keeps every source under `out_dir` (a temp dir if None).
+
+    `shard=(w, J)` runs only kernels whose index is w modulo J.  With `log_path`, each outcome is
+    appended there as a JSON line, and kernels already logged are counted, not run again."""
     log = log or (lambda msg: print(msg, flush=True))
     out_dir = out_dir or tempfile.mkdtemp(prefix="turbine_fuzz_")
     os.makedirs(out_dir, exist_ok=True)
+    done = _done(log_path)
     s = Summary()
-    for i in range(count):
+    w, jobs = shard
+    for i in range(w, count, jobs):
+        if i in done:
+            _record(s, done[i])
+            continue
         ks = kernel_seed(seed, i)
         path = os.path.join(out_dir, f"k{ks}.py")
         with open(path, "w") as f:
@@ -166,33 +204,65 @@ def fuzz(count: int, seed: int, out_dir: Optional[str] = None, log=None, verbose
         t0 = time.perf_counter()
         o = run_file(path)
         o.seconds = time.perf_counter() - t0
-        s.count += 1
-        if o.status == "mismatch":
-            s.mismatches += 1
-        elif o.status == "error":
-            s.errors += 1
-        elif o.status == "unsupported":
-            s.unsupported += 1
+        _record(s, o)
+        if log_path:
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"index": i, "seed": ks, "status": o.status, "path": path,
+                                    "detail": o.detail[:2000], "seconds": round(o.seconds, 3)}) + "\n")
         if o.status != "ok":
-            s.failures.append(o)
             log(f"[{i + 1}/{count}] {o.status.upper()}: {path}\n    {o.detail.strip()}")
         elif verbose:
             log(f"[{i + 1}/{count}] ok {o.seconds:.1f}s {path}")
-        elif (i + 1) % 10 == 0 or i + 1 == count:
-            log(f"[{i + 1}/{count}] ok ({s.mismatches} mismatches, {s.errors} errors, "
+        elif s.count % 10 == 0:
+            log(f"[{i + 1}/{count}] {s.count} run here ({s.mismatches} mismatches, {s.errors} errors, "
                 f"{s.unsupported} unsupported)")
     log(s.line())
     return s
 
 
+def fuzz_parallel(count: int, seed: int, jobs: int, out_dir: str, verbose: bool = False) -> Summary:
+    """`fuzz` split over `jobs` worker processes (kernel i goes to worker i % jobs); each worker
+    logs to `out_dir/shard-W.jsonl`, so an interrupted run resumes where it stopped."""
+    import subprocess
+    os.makedirs(out_dir, exist_ok=True)
+    procs = []
+    for w in range(jobs):
+        cmd = [sys.executable, "-m", "turbine_triton.fuzz", "--count", str(count), "--seed", str(seed),
+               "--keep", out_dir, "--shard", f"{w}/{jobs}"] + (["-v"] if verbose else [])
+        procs.append(subprocess.Popen(cmd))
+    for p in procs:
+        p.wait()
+    s = Summary()
+    for w in range(jobs):
+        for o in _done(os.path.join(out_dir, f"shard-{w}.jsonl")).values():
+            _record(s, o)
+    print(f"all shards: {s.line()}", flush=True)
+    for o in s.failures:
+        print(f"  {o.status}: {o.path}\n    {o.detail.strip()[:500]}")
+    return s
+
+
+PROFILES = {"quick": 200, "long": 10_000}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m turbine_triton.fuzz", description=__doc__.splitlines()[0])
-    p.add_argument("--count", type=int, default=100, help="kernels to generate and run")
+    p.add_argument("--profile", choices=sorted(PROFILES), help="quick (200 kernels) or long (10,000)")
+    p.add_argument("--count", type=int, help="kernels to generate and run (overrides --profile; default 100)")
     p.add_argument("--seed", type=int, default=0, help="run seed; kernel i uses seed*1000003+i")
-    p.add_argument("--keep", metavar="DIR", help="write kernel sources here (default: a temp dir)")
+    p.add_argument("--keep", metavar="DIR", help="write kernel sources (and shard logs) here")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (needs --keep to resume)")
+    p.add_argument("--shard", default="0/1", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="one line per kernel, with its time")
     a = p.parse_args(argv)
-    s = fuzz(a.count, a.seed, a.keep, verbose=a.verbose)
+    count = a.count if a.count is not None else PROFILES.get(a.profile, 100)
+    if a.jobs > 1:
+        out = a.keep or tempfile.mkdtemp(prefix="turbine_fuzz_")
+        s = fuzz_parallel(count, a.seed, a.jobs, out, a.verbose)
+    else:
+        w, j = (int(x) for x in a.shard.split("/"))
+        log_path = os.path.join(a.keep, f"shard-{w}.jsonl") if a.keep else None
+        s = fuzz(count, a.seed, a.keep, verbose=a.verbose, shard=(w, j), log_path=log_path)
     return 1 if (s.mismatches or s.errors) else 0
 
 

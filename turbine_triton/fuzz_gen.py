@@ -6,7 +6,8 @@ is called (`grid, args, kwargs, bases`; `bases` are the whole buffers to
 compare, so writes outside a view or a mask are caught too), plus `RTOL`/`ATOL`.
 Families: 1D elementwise (strided, ragged masks, casts, `tl.where`), 2D tiles
 (row/col strides, `[:, None]`/`[None, :]` broadcasts), reductions
-(sum/max/min/argmax over an axis), `scf.for` loops, and small fp32/fp16 `tl.dot`.
+(sum/max/min/argmax over an axis), scans (cumsum, cumprod, a user
+combine; forward and reverse), `scf.for` loops, and small fp32/fp16 `tl.dot`.
 Bodies stay small so each kernel compiles in about a second.
 """
 from __future__ import annotations
@@ -338,7 +339,66 @@ def kernel(a_ptr, b_ptr, bias_ptr, c_ptr, M, N, K, alpha, sam, sak, sbk, sbn, sc
     return src + _make_args(lines, ret), (1e-3, 1e-3 * max(1.0, k_ ** 0.5))
 
 
-FAMILIES = [(gen_ew1d, 30), (gen_tile2d, 20), (gen_reduce, 20), (gen_loop, 15), (gen_dot, 15)]
+_SCAN_HELPER = '''
+@triton.jit
+def _combine_max(a, b):
+    return tl.maximum(a, b)
+'''
+
+
+def gen_scan(r):
+    """`tl.cumsum`/`tl.cumprod`/`tl.associative_scan` (user combine), forward or reverse, on a 1D
+    block or along either axis of a masked 2D tile."""
+    xd = r.choice(["float32", "float32", "float16", "int32"])
+    fl = _is_float(xd)
+    op = r.choice(["cumsum", "cumprod", "maxscan"] if fl else ["cumsum", "maxscan"])
+    if op == "cumprod":
+        xd = "float32"
+    rev = r.random() < 0.3
+    other = {"cumsum": "0", "cumprod": "1", "maxscan": "float('-inf')" if fl else "-2147483648"}[op]
+    pre = "1.0 + 0.1 * x" if op == "cumprod" else r.choice(["x", "x * 2", "tl.abs(x)"])
+    call = {"cumsum": "tl.cumsum(x, axis={a}, reverse={rev})",
+            "cumprod": "tl.cumprod(x, axis={a}, reverse={rev})",
+            "maxscan": "tl.associative_scan(x, {a}, _combine_max, reverse={rev})"}[op]
+    helper = _SCAN_HELPER if op == "maxscan" else ""
+    if r.random() < 0.4:  # 1D block
+        block = r.choice([16, 32, 64, 128])
+        n = r.randint(1, 3 * block)
+        src = helper + f'''
+@triton.jit
+def kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n, other={other})
+    x = {pre}
+    tl.store(out_ptr + offs, {call.format(a=0, rev=rev)}, mask=offs < n)
+'''
+        lines = [f"n = {n}", f"x = rnd((n,), '{xd}', g)", f"ob = torch.full((n + 3,), -7, dtype=dt('{xd}'))",
+                 "out = ob[1:]"]
+        ret = f"(triton.cdiv(n, {block}),), [x, out, n], dict(BLOCK={block}), [x, ob]"
+        length = block
+    else:
+        axis = r.choice([0, 1])
+        bm, bn = r.choice([(8, 8), (8, 16), (16, 8), (16, 16), (32, 8), (8, 32)])
+        m_, n_ = r.randint(1, 2 * bm), r.randint(1, 2 * bn)
+        src = helper + f'''
+@triton.jit
+def kernel(x_ptr, o_ptr, M, N, sxm, sxn, som, son, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.program_id(0) * BM + tl.arange(0, BM)
+    rn = tl.program_id(1) * BN + tl.arange(0, BN)
+    mask = (rm[:, None] < M) & (rn[None, :] < N)
+    x = tl.load(x_ptr + rm[:, None] * sxm + rn[None, :] * sxn, mask=mask, other={other})
+    x = {pre}
+    tl.store(o_ptr + rm[:, None] * som + rn[None, :] * son, {call.format(a=axis, rev=rev)}, mask=mask)
+'''
+        lines = [f"M, N = {m_}, {n_}"] + _view(r, "x", "M", "N", xd) + _out_view(r, "o", "M", "N", xd)
+        ret = (f"(triton.cdiv(M, {bm}), triton.cdiv(N, {bn})), [x, o, M, N, x.stride(0), x.stride(1), "
+               f"o.stride(0), o.stride(1)], dict(BM={bm}, BN={bn}), [x_b, o_b]")
+        length = bm if axis == 0 else bn
+    tol = _tol(xd) if op == "maxscan" or not fl else _sum_tol(xd, length)
+    return src + _make_args(lines, ret), tol
+
+
+FAMILIES = [(gen_ew1d, 25), (gen_tile2d, 18), (gen_reduce, 18), (gen_scan, 12), (gen_loop, 13), (gen_dot, 14)]
 
 
 def generate(seed: int) -> str:
