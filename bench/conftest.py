@@ -1,28 +1,28 @@
-"""Fixtures for the benchmarks; run with `python -m pytest bench --benchmark-enable`."""
-from __future__ import annotations
+"""Fixtures for the benchmarks; run with `python -m pytest bench --benchmark-enable`.
 
-import importlib.util
-from pathlib import Path
+The workloads are `turbine_triton.bench_workloads`, shared with `turbine-triton bench --report`.
+"""
+from __future__ import annotations
 
 import pytest
 import torch
 
 
-def _load_kernels():
-    # --import-mode=importlib leaves bench/ off sys.path, so load it by file.
-    path = Path(__file__).with_name("kernels.py")
-    spec = importlib.util.spec_from_file_location("turbine_triton_bench_kernels", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="session")
-def kernels():
-    """The `bench/kernels.py` module."""
-    return _load_kernels()
-
-
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def bench_case(benchmark):
+    """`run(case, impl)`: build `case.impls[impl]`, check it against torch, then benchmark it.
+
+    A wrong result fails the case instead of producing a number."""
+    def run(case, impl):
+        benchmark.group = case.label + (f" ({case.note})" if case.note else "")
+        with torch.no_grad():
+            fn = case.impls[impl]()
+            torch.testing.assert_close(fn().float(), case.reference().float(), **case.tol)
+            benchmark(fn)
+        torch._dynamo.reset()
+    return run

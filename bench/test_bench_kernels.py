@@ -1,74 +1,48 @@
-"""Our Triton kernels against eager torch, one benchmark group per workload.
+"""Hand-written Triton kernels through us vs eager torch vs Inductor's C++ backend,
+and vs Triton's interpreter at small shapes.
 
-Every case first checks our result against torch, so a wrong kernel fails
-instead of producing a number.  Run: `python -m pytest bench --benchmark-enable`.
+The workloads are those of `turbine-triton bench --report` (`turbine_triton.bench_workloads`).
+Run: `python -m pytest bench --benchmark-enable`.
 """
 from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-IMPLS = ["turbine", "torch"]
+from turbine_triton import bench_workloads as bw
 
+S = bw.SIZES["full"]
+R, C = S.rows
 
-def _run(benchmark, impl, ours, theirs, check, **tol):
-    torch.testing.assert_close(check(ours), check(theirs), **tol)
-    benchmark(ours if impl == "turbine" else theirs)
+KERNELS = {
+    "add": lambda: bw.add_case(S.add_n, 1024),
+    "add-block8192": lambda: bw.add_case(S.add_n, 8192),
+    "softmax": lambda: bw.softmax_case(R, C),
+    "layernorm": lambda: bw.layernorm_case(R, C),
+    "rmsnorm": lambda: bw.rmsnorm_case(R, C),
+    **{f"matmul-{m}-{bw.DTYPE_NAMES[dt]}": (lambda m=m, dt=dt: bw.matmul_case(m, dt))
+       for dt in (torch.float32, torch.bfloat16) for m in S.matmul},
+    "attention": lambda: bw.attention_case(*S.attn),
+}
 
-
-@pytest.mark.benchmark(group="add-16M-fp32-block1024")
-@pytest.mark.parametrize("impl", IMPLS)
-def test_add_block1024(benchmark, kernels, impl):
-    _add_case(benchmark, kernels, impl, 1024)
-
-
-@pytest.mark.benchmark(group="add-16M-fp32-block8192")
-@pytest.mark.parametrize("impl", IMPLS)
-def test_add_block8192(benchmark, kernels, impl):
-    _add_case(benchmark, kernels, impl, 8192)
-
-
-def _add_case(benchmark, kernels, impl, block):
-    n = 1 << 24
-    x, y = torch.randn(n), torch.randn(n)
-    ours_out, ref_out = torch.empty(n), torch.empty(n)
-    _run(benchmark, impl,
-         lambda: kernels.add(x, y, ours_out, BLOCK=block),
-         lambda: torch.add(x, y, out=ref_out),
-         lambda f: f().clone())
+# The interpreter is 500-5000x slower: small shapes only, against ours at the same shape.
+INTERPRETED = {
+    "add": lambda: bw.add_interp_case(S.i_add_n, 1024),
+    "softmax": lambda: bw.softmax_interp_case(*S.i_rows),
+    "layernorm": lambda: bw.layernorm_interp_case(*S.i_rows),
+    "rmsnorm": lambda: bw.rmsnorm_interp_case(*S.i_rows),
+    "matmul": lambda: bw.matmul_interp_case(S.i_matmul),
+    "attention": lambda: bw.attention_interp_case(*S.i_attn),
+}
 
 
-@pytest.mark.benchmark(group="softmax-4096x1024-fp32")
-@pytest.mark.parametrize("impl", IMPLS)
-def test_softmax(benchmark, kernels, impl):
-    x = torch.randn(4096, 1024)
-    out = torch.empty_like(x)
-    _run(benchmark, impl,
-         lambda: kernels.softmax(x, out),
-         lambda: torch.softmax(x, dim=-1),
-         lambda f: f().clone())
+@pytest.mark.parametrize("impl", bw.IMPLS)
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_kernel(bench_case, name, impl):
+    bench_case(KERNELS[name](), impl)
 
 
-@pytest.mark.benchmark(group="layernorm-4096x1024-fp32")
-@pytest.mark.parametrize("impl", IMPLS)
-def test_layernorm(benchmark, kernels, impl):
-    x = torch.randn(4096, 1024)
-    w, b = torch.randn(1024), torch.randn(1024)
-    out = torch.empty_like(x)
-    _run(benchmark, impl,
-         lambda: kernels.layernorm(x, w, b, 1e-5, out),
-         lambda: F.layer_norm(x, (1024,), w, b, 1e-5),
-         lambda f: f().clone(), rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.benchmark(group="matmul-512x512x512-fp32")
-@pytest.mark.parametrize("impl", IMPLS)
-def test_matmul(benchmark, kernels, impl):
-    a, b = torch.randn(512, 512), torch.randn(512, 512)
-    ours_out, ref_out = torch.empty(512, 512), torch.empty(512, 512)
-    # Tiles sum K in a different order than BLAS, hence the looser bound.
-    _run(benchmark, impl,
-         lambda: kernels.matmul(a, b, ours_out),
-         lambda: torch.mm(a, b, out=ref_out),
-         lambda f: f().clone(), rtol=1e-4, atol=1e-3)
+@pytest.mark.parametrize("impl", ["ours", "interpreter"])
+@pytest.mark.parametrize("name", list(INTERPRETED))
+def test_interpreter_small(bench_case, name, impl):
+    bench_case(INTERPRETED[name](), impl)

@@ -173,7 +173,16 @@ def bench_dir() -> Path:
 
 
 def cmd_bench(args) -> int:
-    """Run the pytest-benchmark suite when the source checkout has one."""
+    """`--report`: the benchmark report; otherwise the pytest-benchmark suite of the source checkout."""
+    if args.report:
+        if args.pytest:
+            print("error: --report and --pytest are two different runs", file=sys.stderr)
+            return 2
+        if args.extra:
+            print(f"error: --report takes no pytest arguments: {' '.join(args.extra)}", file=sys.stderr)
+            return 2
+        from . import report
+        return report.main(args)
     d = bench_dir()
     if not d.is_dir():
         print("bench/ is not installed with the package; from a source checkout run:\n"
@@ -212,8 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="make dim 0 of every tensor input dynamic (unless the factory returns dynamic_shapes)")
     e.set_defaults(func=cmd_export)
 
-    b = sub.add_parser("bench", help="run the benchmarks in bench/ (source checkout); "
-                                     "other arguments go to pytest")
+    b = sub.add_parser("bench", allow_abbrev=False, help="--report: time every workload against its peers and the "
+                                     "roofline; otherwise (or --pytest) run bench/ with pytest, "
+                                     "other arguments going to pytest")
+    b.add_argument("--report", action="store_true",
+                   help="print a table of every workload vs eager torch, Inductor C++, Triton's "
+                        "interpreter and the measured roofline; write JSON and a PNG")
+    b.add_argument("--pytest", action="store_true", help="run the pytest-benchmark suite (the default)")
+    b.add_argument("--quick", action="store_true", help="with --report: smaller matmul and attention sizes")
+    b.add_argument("--size", choices=("full", "quick", "tiny"), default="full",
+                   help="with --report: the size preset (tiny is for tests)")
+    b.add_argument("--json", metavar="OUT.json", default="bench_report.json",
+                   help="with --report: raw results (default: %(default)s)")
+    b.add_argument("--png", metavar="OUT.png", default="bench_report.png",
+                   help="with --report: roofline plot, needs matplotlib (default: %(default)s)")
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -1,0 +1,96 @@
+"""`turbine-triton bench --report` at tiny sizes: every workload's output against torch, the JSON, the PNG.
+
+Correctness and structure only: nothing here looks at a time.  Inductor's C++ peer is left
+out because its C++ compiles are the slowest part of the report and test nothing of ours.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from turbine_triton import bench_workloads as bw
+from turbine_triton import cli, report
+
+IMPLS = ("ours", "eager", "interpreter")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("report")
+    lines = []
+    rep = report.run_report("tiny", impls=IMPLS, json_path=str(d / "r.json"),
+                            png_path=str(d / "r.png"), log=lines.append)
+    return rep, d, "\n".join(lines)
+
+
+def test_every_workload_matches_torch(tiny):
+    rep, _, log = tiny
+    names = [(w["name"], w["shape"]) for w in rep["workloads"]]
+    expected = [(c.name, c.shape) for c in (make() for make in bw.cases(bw.SIZES["tiny"]))]
+    assert names == expected
+    assert rep["failures"] == [], log
+    for w in rep["workloads"]:
+        assert set(w["impls"]) == {"ours", "eager"}, w["label"]
+        for impl, r in w["impls"].items():
+            # run_impl compared the output with torch's (assert_close at the case's tolerance)
+            assert r["status"] == "ok", (w["label"], impl, r)
+            assert r["max_abs_err"] >= 0
+        if w["kind"] == "kernel" and "bf16" not in w["shape"]:
+            small = w["interpreter"]
+            assert small and {i: r["status"] for i, r in small["impls"].items()} == \
+                {"ours": "ok", "interpreter": "ok"}, w["label"]
+
+
+def test_json_structure(tiny):
+    rep, d, _ = tiny
+    data = json.loads((d / "r.json").read_text())
+    assert data["schema"] == report.SCHEMA and data["size"] == "tiny"
+    assert {"cpu", "cpus", "torch_threads", "loadavg_start", "loadavg_end"} <= set(data["machine"])
+    assert {"python", "torch", "triton", "iree-base-compiler", "iree-base-runtime"} <= set(data["versions"])
+    stream, fma = data["peaks"]["stream"], data["peaks"]["fma"]
+    assert {"copy_gbps", "triad_gbps", "gbps", "elements"} <= set(stream)
+    assert {"fma_probe_gflops", "torch_mm_gflops", "gflops", "source"} <= set(fma)
+    assert stream["gbps"] > 0 and fma["gflops"] > 0
+    kinds = {w["kind"] for w in data["workloads"]}
+    assert kinds == {"kernel", "model"}
+    for w in data["workloads"]:
+        assert {"label", "flops", "bytes", "intensity", "metric", "impls", "ratios",
+                "roofline_fraction", "interpreter"} <= set(w)
+        assert w["metric"] in ("GB/s", "GFLOP/s") and w["bytes"] > 0
+        for r in w["impls"].values():
+            assert len(r["times_s"]) == r["reps"] >= 1
+            assert {"median_s", "first_call_s", "gbps", "gflops"} <= set(r)
+        assert set(w["ratios"]) == {"eager"}     # the only peer this run had
+    table = report.format_table(data)
+    for w in data["workloads"]:
+        assert w["label"] in table
+
+
+def test_png_written(tiny):
+    pytest.importorskip("matplotlib")
+    _, d, _ = tiny
+    assert (d / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_skipped_loudly_without_matplotlib(tiny, tmp_path, monkeypatch):
+    rep, _, _ = tiny
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib -> ImportError
+    lines = []
+    assert report.write_png(rep, str(tmp_path / "x.png"), log=lines.append) is False
+    assert "matplotlib is not installed" in "\n".join(lines)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_bench_report_and_pytest_paths(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(report, "main", lambda args: seen.setdefault("report", args) and 0)
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, cwd=None: seen.setdefault("pytest", cmd) and 0)
+    assert cli.main(["bench", "--report", "--quick", "--json", "o.json", "--png", "o.png"]) == 0
+    args = seen["report"]
+    assert (args.quick, args.json, args.png) == (True, "o.json", "o.png")
+    # without --report it is still pytest on bench/, unknown options passed through
+    assert cli.main(["bench", "-k", "add"]) == 0
+    assert seen["pytest"][-3:] == ["--benchmark-enable", "-k", "add"]
+    assert cli.main(["bench", "--report", "-k", "add"]) == 2

@@ -1,0 +1,320 @@
+"""`turbine-triton bench --report`: every workload through us and its peers in one process, one run.
+
+For each workload of `bench_workloads` it builds each implementation, checks its output
+against torch, times it (median of repeats after warm-up; the first call, which compiles,
+is reported on its own), and quotes our throughput against each peer measured in the
+same run and against the roofline (`roofline.measure_peaks`, also measured in this run).
+It prints a table, writes all raw times to JSON, and draws the roofline PNG.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional
+
+import torch
+
+from . import bench_workloads as bw
+from . import roofline
+
+SCHEMA = 1
+PEERS = ("eager", "inductor_cpp")
+ALL_IMPLS = ("ours",) + PEERS + ("interpreter",)
+
+
+@dataclass
+class Timing:
+    """How long to time each implementation: warm-up calls, then repeats until both
+    `min_reps` and either `max_reps` or `budget_s` seconds are reached."""
+    warmup: int
+    min_reps: int
+    max_reps: int
+    budget_s: float
+
+
+# Per size: (every implementation, ours at the interpreter's shape, the interpreter: no
+# compile to warm up, and very slow).
+TIMING = {"full": (Timing(2, 5, 30, 2.0), Timing(1, 5, 20, 0.5), Timing(0, 3, 5, 2.0)),
+          "quick": (Timing(1, 3, 10, 1.0), Timing(1, 3, 10, 0.3), Timing(0, 2, 3, 1.0)),
+          "tiny": (Timing(1, 1, 2, 0.0), Timing(1, 1, 1, 0.0), Timing(0, 1, 1, 0.0))}
+
+
+def time_fn(fn: Callable[[], object], t: Timing) -> List[float]:
+    """Wall times (perf_counter, seconds) of repeated `fn()` calls after `t.warmup` untimed ones.
+
+    A call slower than the whole budget gets one warm-up and 3 repeats at most (2048^3 bf16
+    matmuls can take many seconds a call on a small machine)."""
+    warm = []
+    for _ in range(t.warmup):
+        t0 = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - t0)
+        if warm[-1] > t.budget_s > 0:
+            break
+    slow = bool(warm) and warm[-1] > t.budget_s > 0
+    min_reps = min(t.min_reps, 3) if slow else t.min_reps
+    times: List[float] = []
+    deadline = time.perf_counter() + t.budget_s
+    while len(times) < t.max_reps and (len(times) < min_reps or time.perf_counter() < deadline):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def run_impl(case: bw.Case, impl: str, timing: Timing, reference: torch.Tensor) -> dict:
+    """Build, check and time one implementation of `case`; never raises."""
+    r: dict = {"status": "ok"}
+    try:
+        t0 = time.perf_counter()
+        fn = case.impls[impl]()
+        out = fn()          # the first call compiles (Triton, IREE or Inductor)
+        r["first_call_s"] = time.perf_counter() - t0
+        r["max_abs_err"] = (out.float() - reference.float()).abs().max().item()
+        try:
+            torch.testing.assert_close(out.float(), reference.float(), **case.tol)
+        except AssertionError as e:
+            r.update(status="mismatch", error=str(e).strip().splitlines()[0])
+            return r
+        times = time_fn(fn, timing)
+    except Exception as e:  # a failing implementation is a row in the report, not a crash
+        first = (str(e).strip().splitlines() or [""])[0]
+        r.update(status="error", error=f"{type(e).__name__}: {first}")
+        return r
+    med = statistics.median(times)
+    r.update(median_s=med, times_s=times, reps=len(times),
+             gbps=case.bytes / med / 1e9, gflops=case.flops / med / 1e9)
+    return r
+
+
+def _ratios(impls: Dict[str, dict], peers: Iterable[str]) -> Dict[str, Optional[float]]:
+    """Our throughput over each peer's (= peer time / our time): above 1 means we are faster."""
+    ours = impls.get("ours", {}).get("median_s")
+    return {p: (impls[p]["median_s"] / ours if ours and impls.get(p, {}).get("median_s") else None)
+            for p in peers if p in impls}
+
+
+def run_case(case: bw.Case, impls: Iterable[str], timing: tuple, log: Callable[[str], None]) -> dict:
+    """One workload: every requested implementation plus, if asked, the interpreter at a small
+    shape.  `timing` is one of `TIMING`'s values."""
+    impls = list(impls)
+    row = {"label": case.label, "name": case.name, "shape": case.shape, "kind": case.kind,
+           "flops": case.flops, "bytes": case.bytes, "intensity": case.intensity,
+           "metric": case.metric, "note": case.note, "impls": {}, "interpreter": None}
+    with torch.no_grad():
+        reference = case.reference()
+        for impl in [i for i in impls if i in case.impls]:
+            r = run_impl(case, impl, timing[0], reference)
+            row["impls"][impl] = r
+            log(f"    {impl:<13} {_describe(r, case.metric)}")
+        row["ratios"] = _ratios(row["impls"], PEERS)
+        if "interpreter" in impls and case.interp is not None:
+            row["interpreter"] = _run_interp(case.interp, timing[1:], log)
+    torch._dynamo.reset()   # drop compiled graphs before the next workload
+    return row
+
+
+def _run_interp(make_small: Callable[[], bw.Case], timings: tuple, log) -> dict:
+    try:
+        small = make_small()
+    except Exception as e:
+        return {"error": f"{type(e).__name__}: {e}", "impls": {}}
+    ref = small.reference()
+    res = {"shape": small.shape, "flops": small.flops, "bytes": small.bytes, "impls": {}}
+    for impl, timing in zip(("ours", "interpreter"), timings):
+        r = run_impl(small, impl, timing, ref)
+        res["impls"][impl] = r
+        log(f"    {impl:<13} {_describe(r, small.metric)}  [at {small.shape}]")
+    meds = [res["impls"][i].get("median_s") for i in ("ours", "interpreter")]
+    res["ratio"] = meds[1] / meds[0] if all(meds) else None
+    return res
+
+
+def _describe(r: dict, metric: str) -> str:
+    if r["status"] != "ok":
+        return f"{r['status'].upper()}: {r.get('error', '')}"
+    return (f"{_value(r, metric):10.3f} {metric:<7}  median {r['median_s'] * 1e3:9.3f} ms "
+            f"of {r['reps']}  (first call {r['first_call_s']:.2f} s)")
+
+
+def _value(r: dict, metric: str) -> float:
+    return r["gbps"] if metric == "GB/s" else r["gflops"]
+
+
+def machine_info() -> dict:
+    """CPU, core and thread counts, memory, load average (the machine may be shared)."""
+    info = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "loadavg_start": list(os.getloadavg())}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        info["cpu"] = next(l.split(":", 1)[1].strip() for l in text.splitlines()
+                           if l.startswith("model name"))
+        flags = next(l.split(":", 1)[1].split() for l in text.splitlines() if l.startswith("flags"))
+        info["simd"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
+                        if f in flags]
+        mem = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
+        info["mem_gib"] = round(int(mem.split()[1]) / 2 ** 20, 1)
+    except (OSError, StopIteration):
+        pass
+    info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    return info
+
+
+def versions() -> dict:
+    """Versions of everything that is timed, and the commit of this checkout when there is one."""
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("torch", "triton", "iree-base-compiler", "iree-base-runtime", "numpy", "turbine-triton"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    try:
+        out["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+            text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        out["git_commit"] = None
+    return out
+
+
+def roofline_fraction(row: dict, peaks: dict) -> Optional[float]:
+    """Our attained throughput as a fraction of the roofline at the workload's intensity."""
+    ours = row["impls"].get("ours", {})
+    if ours.get("median_s") is None:
+        return None
+    bw_, fma = peaks["stream"]["gbps"], peaks["fma"]["gflops"]
+    if not row["flops"]:
+        return ours["gbps"] / bw_
+    return ours["gflops"] / min(bw_ * row["intensity"], fma)
+
+
+def format_table(report: dict) -> str:
+    """The summary table: our throughput, the peers', the ratios, the roofline fraction."""
+    def num(r, metric):
+        return f"{_value(r, metric):9.2f}" if r and r.get("median_s") else f"{(r or {}).get('status', '-'):>9}"
+
+    def ratio(x):
+        return f"{x:8.2f}x" if x else f"{'-':>9}"
+
+    head = (f"{'workload':<27} {'unit':<7} {'ours':>9} {'eager':>9} {'ind-c++':>9} "
+            f"{'/eager':>9} {'/ind-c++':>9} {'roof':>5}   {'interpreter (small shape)':<27} "
+            f"{'ours':>9} {'interp':>9} {'/interp':>9}")
+    lines = [head, "-" * len(head)]
+    for w in report["workloads"]:
+        m, im = w["metric"], w["impls"]
+        frac = w.get("roofline_fraction")
+        line = (f"{w['label']:<27} {m:<7} {num(im.get('ours'), m)} {num(im.get('eager'), m)} "
+                f"{num(im.get('inductor_cpp'), m)} {ratio(w['ratios'].get('eager'))} "
+                f"{ratio(w['ratios'].get('inductor_cpp'))} "
+                f"{(f'{frac * 100:4.0f}%' if frac else '    -')}")
+        s = w.get("interpreter")
+        if s and s.get("impls"):
+            line += (f"   {s['shape']:<27} {num(s['impls'].get('ours'), m)} "
+                     f"{num(s['impls'].get('interpreter'), m)} {ratio(s.get('ratio'))}")
+        lines.append(line)
+    p = report["peaks"]
+    lines.append("-" * len(head))
+    lines.append(f"STREAM (torch, {bw.count_name(p['stream']['elements'])} fp32): copy "
+                 f"{p['stream']['copy_gbps']:.1f} GB/s, triad {p['stream']['triad_gbps']:.1f} GB/s; "
+                 f"FMA probe {p['fma']['fma_probe_gflops']:.1f} GFLOP/s, torch.mm "
+                 f"{p['fma']['mm_n']}^3 fp32 {p['fma']['torch_mm_gflops']:.1f} GFLOP/s")
+    lines.append("ratios: our throughput / the peer's, same run (>1: we are faster); roof: ours as a "
+                 "fraction of min(bandwidth x intensity, FMA peak)")
+    m = report["machine"]
+    lines.append(f"machine: {m['cpu']}, {m['cpus']} CPUs, torch threads {m['torch_threads']}, "
+                 f"load average {m['loadavg_start'][0]:.2f} at start, {m['loadavg_end'][0]:.2f} at end")
+    return "\n".join(lines)
+
+
+def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: Optional[str] = None,
+               png_path: Optional[str] = None, log: Callable[[str], None] = print,
+               only: Optional[Iterable[str]] = None) -> dict:
+    """Measure the peaks and every workload at preset `size` ("full", "quick", "tiny");
+    write JSON and PNG where asked.  `only` keeps the workloads with those names."""
+    impls = tuple(impls)
+    t_start = time.time()
+    report = {"schema": SCHEMA, "size": size, "impls": list(impls), "machine": machine_info(),
+              "versions": versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    log(f"turbine-triton bench --report ({size}); load average {report['machine']['loadavg_start']}")
+    log("measuring the roofline (STREAM bandwidth, FMA peak) ...")
+    peaks = roofline.measure_peaks(size)
+    report["peaks"] = peaks
+    log(f"    bandwidth {peaks['stream']['gbps']:.1f} GB/s, FMA peak {peaks['fma']['gflops']:.1f} GFLOP/s "
+        f"({peaks['fma']['source']})")
+    factories = bw.cases(bw.SIZES[size], interpreter="interpreter" in impls)
+    rows = []
+    for i, make in enumerate(factories, 1):
+        case = make()
+        if only is not None and case.name not in only:
+            continue
+        log(f"[{i}/{len(factories)}] {case.label}" + (f"  ({case.note})" if case.note else ""))
+        row = run_case(case, impls, TIMING[size], log)
+        row["roofline_fraction"] = roofline_fraction(row, peaks)
+        rows.append(row)
+        del case
+        gc.collect()
+    report["workloads"] = rows
+    report["machine"]["loadavg_end"] = list(os.getloadavg())
+    report["wall_s"] = time.time() - t_start
+    report["failures"] = failures(report)
+    log("")
+    log(format_table(report))
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(report, indent=1))
+        log(f"wrote {json_path}")
+    if png_path:
+        write_png(report, png_path, log)
+    return report
+
+
+def write_png(report: dict, path: str, log: Callable[[str], None] = print) -> bool:
+    """The roofline PNG; without matplotlib, a loud message and no file."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log("!" * 72 + f"\n!! matplotlib is not installed: NOT writing the roofline PNG {path}\n"
+            "!! install it with: pip install 'turbine-triton[bench]'  (or pip install matplotlib)\n"
+            + "!" * 72)
+        return False
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    skipped = roofline.plot(report, path)
+    log(f"wrote {path}" + (f" (no flops to plot: {', '.join(skipped)})" if skipped else ""))
+    return True
+
+
+def failures(report: dict) -> List[str]:
+    """`label: impl: status: error` for every implementation that failed or mismatched."""
+    out = []
+    for w in report["workloads"]:
+        sub = [("", w["impls"])]
+        if w.get("interpreter"):
+            sub.append((" @" + str(w["interpreter"].get("shape")), w["interpreter"].get("impls", {})))
+            if w["interpreter"].get("error"):
+                out.append(f"{w['label']}: interpreter: {w['interpreter']['error']}")
+        for suffix, impls in sub:
+            for impl, r in impls.items():
+                if r["status"] != "ok":
+                    out.append(f"{w['label']}{suffix}: {impl}: {r['status']}: {r.get('error', '')}")
+    return out
+
+
+def main(args) -> int:
+    """CLI entry for `turbine-triton bench --report`; exit status 1 if anything failed."""
+    size = "quick" if args.quick else args.size
+    report = run_report(size, json_path=args.json, png_path=args.png,
+                        log=lambda s: print(s, flush=True))
+    if report["failures"]:
+        print("FAILED:\n  " + "\n  ".join(report["failures"]), file=sys.stderr)
+        return 1
+    return 0
