@@ -203,3 +203,15 @@ def row_starts(a: Affine, shape) -> list:
 
 def is_rowwise_contiguous(a: Optional[Affine], shape) -> bool:
     return a is not None and len(shape) >= 1 and const_int(a.strides[-1]) == 1
+
+
+def is_dense(a: Optional[Affine], shape) -> bool:
+    """The whole tile is one contiguous run in row-major order (strides known at compile time)."""
+    if a is None or not shape:
+        return False
+    want = 1
+    for st, n in zip(reversed(a.strides), reversed(shape)):
+        if n != 1 and const_int(st) != want:
+            return False
+        want *= n
+    return True

@@ -81,11 +81,48 @@ def lower_tt_load(ctx, op):
     if _checked(ctx):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
-    if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
+    if _use_flat(ptr.affine, shape):
+        val = _flat_load(ctx, mem, ptr.affine, shape, mask, pas, mt)
+    elif P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         val = _row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
     else:
         val = _gather(ctx, mem, ptr, shape, mask, pas, mt)
     ctx.bind(op.result, _from_memory(ctx, val, ptr.pointee))
+
+
+def _use_flat(aff, shape) -> bool:
+    """Dense tiles with many or short rows load as one run: per-row loads would unroll one op per
+    row (a (1024, 2) tile was 1024 two-lane loads)."""
+    return (len(shape) > 1 and P.is_dense(aff, shape)
+            and (_rows(shape) > MAX_UNROLLED_ROWS or shape[-1] < FLAT_PIECE // 8))
+
+
+# Dense runs are moved in pieces of this many lanes.
+FLAT_PIECE = 256
+
+
+def _flat_pieces(ctx, aff, n):
+    base = P.materialize_base(aff)
+    for start, size in [(i, min(FLAT_PIECE, n - i)) for i in range(0, n, FLAT_PIECE)]:
+        off = base if start == 0 else arith.addi(base, arith.constant(base.type, start))
+        yield start, size, ctx.index(off)
+
+
+def _flat_load(ctx, mem, aff, shape, mask, pas, mt) -> ir.Value:
+    n = 1
+    for d in shape:
+        n *= d
+    m = _flat(ctx, mask, n) if mask is not None else None
+    p = _flat(ctx, pas, n)
+    out = p
+    for start, size, at in _flat_pieces(ctx, aff, n):
+        part_t = ir.VectorType.get([size], T.element(mt))
+        if m is None:
+            part = vector.load(part_t, mem, [at])
+        else:
+            part = vector.maskedload(part_t, mem, [at], _slice1d(m, start, size), _slice1d(p, start, size))
+        out = part if size == n else vector.insert_strided_slice(part, out, [start], [1])
+    return vector.shape_cast(mt, out)
 
 
 def _rows(shape) -> int:
@@ -184,6 +221,18 @@ def lower_tt_store(ctx, op):
     if _checked(ctx):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
+    if _use_flat(ptr.affine, shape):
+        n = 1
+        for d in shape:
+            n *= d
+        v = _flat(ctx, val, n)
+        m = _flat(ctx, mask, n) if mask is not None else None
+        for start, size, at in _flat_pieces(ctx, ptr.affine, n):
+            if m is None:
+                vector.store(_slice1d(v, start, size), mem, [at])
+            else:
+                vector.maskedstore(mem, [at], _slice1d(m, start, size), _slice1d(v, start, size))
+        return
     if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         for idx, start in P.row_starts(ptr.affine, shape):
             start = ctx.index(start)

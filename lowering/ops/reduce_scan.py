@@ -71,17 +71,77 @@ def lower_tt_reduce(ctx, op):
             ctx.bind(r, vector.extract(v, [], [0] * len(T.shape(v.type))))
 
 
+# Hillis-Steele unrolls one row of ops per leading index; past this many rows a loop is cheaper
+# to compile (a (1024, 2) scan along axis 0 never finished compiling as slices).
+MAX_UNROLLED_ROWS = 64
+
+
 @lowers("tt.scan")
 def lower_tt_scan(ctx, op):
-    """Inclusive scan (Hillis-Steele): log2(n) steps of combine on shifted slices.
+    """Inclusive scan of any combine region, forward or reverse.
 
-    Step d combines element i with element i - d (i + d when reversed), so
-    the combine region sees (earlier, later) in scan order as Triton does.
+    Along the minor axis of a few rows: Hillis-Steele on whole rows.  Otherwise a loop over the
+    scan axis through a stack copy of the tile, with the region run on vector<Q> slices.  Either
+    way the combine region sees (earlier, later) in scan order as Triton does.
     """
     axis = int(op.attrs["axis"].split(":")[0])
     reverse = op.attrs.get("reverse", "false").startswith("true")
     block = op.regions[0].block
     cur = [ctx.get(v) for v in op.operands]
+    shape = shape_of(op.operands[0].type)
+    rows = 1
+    for d in shape[:axis]:
+        rows *= d
+    if axis != len(shape) - 1 or rows > MAX_UNROLLED_ROWS:
+        for r, v in zip(op.results, _sequential_scan(ctx, block, cur, axis, reverse)):
+            ctx.bind(r, v)
+        return
+    _hillis_steele(ctx, op, block, cur, axis, reverse)
+
+
+def _sequential_scan(ctx, block, cur, axis, reverse):
+    """The tile as memref<P*L*Q> (L = scan axis); for each p, a loop over L carrying vector<Q>."""
+    from iree.compiler.dialects import arith, memref, scf
+    shape = list(T.shape(cur[0].type))
+    p_, l_, q_ = 1, shape[axis], 1
+    for d in shape[:axis]:
+        p_ *= d
+    for d in shape[axis + 1:]:
+        q_ *= d
+    n = p_ * l_ * q_
+    idx = ir.IndexType.get()
+    cst = lambda k: arith.constant(idx, k)
+    bufs = []
+    for v in cur:
+        elem = T.element(v.type)
+        with ctx.entry_ip, ir.Location.unknown():  # at the entry: never an alloca inside a loop
+            buf = memref.alloca(ir.MemRefType.get([n], elem), [], [])
+        vector.store(vector.shape_cast(ir.VectorType.get([n], elem), v), buf, [cst(0)])
+        bufs.append(buf)
+    row_t = [ir.VectorType.get([q_], T.element(v.type)) for v in cur]
+    outer = scf.ForOp(cst(0), cst(p_), cst(1))
+    with ir.InsertionPoint(outer.body):
+        base = arith.muli(outer.induction_variable, cst(l_ * q_))
+        first = arith.addi(base, cst((l_ - 1) * q_)) if reverse else base
+        init = [vector.load(t, b, [first]) for t, b in zip(row_t, bufs)]
+        inner = scf.ForOp(cst(1), cst(l_), cst(1), init)
+        with ir.InsertionPoint(inner.body):
+            i = inner.induction_variable
+            row = arith.subi(cst(l_ - 1), i) if reverse else i
+            off = arith.addi(base, arith.muli(row, cst(q_)))
+            xs = [vector.load(t, b, [off]) for t, b in zip(row_t, bufs)]
+            new = apply_combine(ctx, block, list(inner.inner_iter_args), xs)
+            for b, v in zip(bufs, new):
+                vector.store(v, b, [off])
+            scf.YieldOp(new)
+        scf.YieldOp([])
+    return [vector.shape_cast(v.type, vector.load(ir.VectorType.get([n], T.element(v.type)), b, [cst(0)]))
+            for v, b in zip(cur, bufs)]
+
+
+def _hillis_steele(ctx, op, block, cur, axis, reverse):
+    """log2(n) steps of combine on shifted slices: step d combines element i with i - d (i + d
+    when reversed)."""
     n = shape_of(op.operands[0].type)[axis]
     d = 1
     while d < n:

@@ -142,7 +142,10 @@ def lower_tt_gather(ctx, op):
     # flat source index: coordinates of the output, with idx replacing the axis coordinate
     strides = [int(np.prod(sshape[d + 1:])) for d in range(len(sshape))]
     coords = np.indices(ishape).reshape(len(ishape), -1)
-    base = sum(coords[d] * strides[d] for d in range(len(ishape)) if d != axis).astype("int64")
+    base = np.zeros(nout, dtype="int64")  # 1-D gathers have no other coordinate
+    for d in range(len(ishape)):
+        if d != axis:
+            base += coords[d] * strides[d]
     i64 = ir.IntegerType.get_signless(64)
     vt = ir.VectorType.get([nout], i64)
     flat_idx = ctx.i64(vector.shape_cast(ir.VectorType.get([nout], T.element(idx.type)), idx))

@@ -35,6 +35,43 @@ def test_scans(op, axis, reverse):
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
+
+@triton.jit
+def _argmax_combine(v0, i0, v1, i1):
+    gt = v0 > v1
+    return tl.where(gt, v0, v1), tl.where(gt, i0, i1)
+
+
+@triton.jit
+def scan_index_kernel(x_ptr, out_ptr, idx_ptr, M: tl.constexpr, N: tl.constexpr, AXIS: tl.constexpr,
+                      REVERSE: tl.constexpr):
+    rm = tl.arange(0, M)[:, None]
+    rn = tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + rm * N + rn)
+    pos = tl.broadcast_to((rm if AXIS == 0 else rn).to(tl.int64), [M, N])
+    v, i = tl.associative_scan((x, pos), AXIS, _argmax_combine, reverse=REVERSE)
+    tl.store(out_ptr + rm * N + rn, v)
+    tl.store(idx_ptr + rm * N + rn, i)
+
+
+@pytest.mark.parametrize("shape", [(256, 4), (4, 256), (128, 1)])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_running_max_with_index_on_tall_and_wide_tiles(shape, axis, reverse):
+    """Two-operand scans on tiles with many rows (the loop form) and few (the vector form)."""
+    m, n = shape
+    x = torch.randn(m, n)
+    out, idx = torch.empty(m, n), torch.empty(m, n, dtype=torch.int64)
+    scan_index_kernel[(1,)](x, out, idx, M=m, N=n, AXIS=axis, REVERSE=reverse)
+    src = x.flip(axis) if reverse else x
+    ref = torch.cummax(src, axis)
+    ref_v, ref_i = ref.values, ref.indices
+    if reverse:
+        ref_v, ref_i = ref_v.flip(axis), src.shape[axis] - 1 - ref_i.flip(axis)
+    torch.testing.assert_close(out, ref_v)
+    torch.testing.assert_close(idx, ref_i)
+
+
 @triton.jit
 def join_split_kernel(a_ptr, b_ptr, out_ptr, sum_ptr, N: tl.constexpr):
     offs = tl.arange(0, N)
@@ -84,6 +121,21 @@ def test_gather_along_axis():
     out = torch.zeros(4, 8)
     gather_kernel[(1,)](src, idx, out, M=4, N=8)
     torch.testing.assert_close(out, torch.gather(src, 1, idx.long()))
+
+
+@triton.jit
+def gather_1d_kernel(src_ptr, idx_ptr, out_ptr, N: tl.constexpr, K: tl.constexpr):
+    src = tl.load(src_ptr + tl.arange(0, N))
+    idx = tl.load(idx_ptr + tl.arange(0, K))
+    tl.store(out_ptr + tl.arange(0, K), tl.gather(src, idx, 0))
+
+
+def test_gather_1d():
+    src = torch.randn(16)
+    idx = torch.randint(0, 16, (32,), dtype=torch.int32)
+    out = torch.zeros(32)
+    gather_1d_kernel[(1,)](src, idx, out, N=16, K=32)
+    torch.testing.assert_close(out, src[idx.long()])
 
 
 @triton.jit
