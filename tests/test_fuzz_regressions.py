@@ -92,3 +92,35 @@ def test_fp16_maximum_propagate_nan():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_maximum_propagate_nan_other_dtypes(dtype):
     _max_nan(dtype)
+
+
+@triton.jit
+def colmax_to_f16_kernel(x_ptr, out_ptr, M, N, sxm, sxn, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.arange(0, BM)
+    rn = tl.program_id(0) * BN + tl.arange(0, BN)
+    mask = (rm[:, None] < M) & (rn[None, :] < N)
+    x = tl.load(x_ptr + rm[:, None] * sxm + rn[None, :] * sxn, mask=mask, other=float("-inf"))
+    tl.store(out_ptr + rn, tl.max(x, axis=0).to(tl.float16), mask=rn < N)
+
+
+def test_f32_max_truncated_to_f16_links():
+    """Long-fuzz seed 2026: LLVM narrowed an f32 maxnum feeding an f16 store to an f16 maxnum,
+    which x86 expands to `fmaxf` calls the executable cannot link."""
+    x = torch.randn(6, 4).t()           # (4, 6), transposed strides
+    out = torch.zeros(6, dtype=torch.float16)
+    colmax_to_f16_kernel[(1,)](x, out, 4, 6, x.stride(0), x.stride(1), BM=4, BN=16)
+    assert torch.equal(out, x.max(dim=0).values.half())
+
+
+@triton.jit
+def bf16_to_f16_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs).to(tl.float16))
+
+
+def test_bf16_to_f16_cast():
+    """Long-fuzz seed 2026: bf16 -> f16 has no direct `arith.truncf`; it goes through f32."""
+    x = torch.randn(32).bfloat16()
+    out = torch.zeros(32, dtype=torch.float16)
+    bf16_to_f16_kernel[(1,)](x, out, BLOCK=32)
+    assert torch.equal(out, x.to(torch.float16))

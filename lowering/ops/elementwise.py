@@ -45,23 +45,24 @@ def create(name: str, result_type: ir.Type, operands: list, attrs: dict = None) 
     return op.result
 
 
-# f16 min/max become libm calls (fminf/fmaxf) that freestanding CPU
-# executables lack, even when widened (LLVM narrows them back), so they are
-# built from compares and selects with the same NaN rules.
-_PROMOTE_F16 = {"arith.maxnumf", "arith.minnumf", "arith.maximumf", "arith.minimumf"}
+# Float min/max become libm calls (fminf/fmaxf) that freestanding CPU executables
+# lack whenever they end up on f16: an f32 max whose result is truncated to f16 is
+# narrowed by LLVM to an f16 maxnum, which x86 expands to fmaxf calls.  So every
+# float min/max is built from compares and selects with the same NaN rules.
+FLOAT_MINMAX = {"arith.maxnumf", "arith.minnumf", "arith.maximumf", "arith.minimumf"}
 
 
 @lowers(*GENERIC_ARITH, *GENERIC_MATH)
 def lower_generic_elementwise(ctx, op):
     operands = [ctx.get(v) for v in op.operands]
     rt = ctx.type_of(op.result)
-    if op.name in _PROMOTE_F16 and str(T.element(rt)) == "f16":
-        ctx.bind(op.result, promoted_f16(op.name, rt, operands))
+    if op.name in FLOAT_MINMAX:
+        ctx.bind(op.result, float_minmax(op.name, rt, operands))
         return
     ctx.bind(op.result, create(op.name, rt, operands))
 
 
-def promoted_f16(name: str, rt: ir.Type, operands: list) -> ir.Value:
+def float_minmax(name: str, rt: ir.Type, operands: list) -> ir.Value:
     """`name` (a min/max) from compares and selects: maxnum/minnum ignore a NaN
     operand, maximum/minimum propagate it."""
     a, b = operands
@@ -180,6 +181,9 @@ def lower_tt_extern_elementwise(ctx, op):
         return
     if target in ("math.fpowi",) or (target == "math.powf" and not T.is_float(args[1].type)):
         target = "math.fpowi"
+    if target in FLOAT_MINMAX:
+        ctx.bind(op.result, float_minmax(target, rt, args))
+        return
     ctx.bind(op.result, create(target, rt, args))
 
 
@@ -225,16 +229,17 @@ def lower_tt_clampf(ctx, op):
     propagate = op.attrs.get("propagateNan", "none") not in ("none", "0 : i32")
     mx, mn = ("arith.maximumf", "arith.minimumf") if propagate else ("arith.maxnumf", "arith.minnumf")
     ty = ctx.type_of(op.result)
-    if str(T.element(ty)) == "f16":
-        ctx.bind(op.result, promoted_f16(mn, ty, [promoted_f16(mx, ty, [x, lo]), hi]))
-        return
-    ctx.bind(op.result, create(mn, ty, [create(mx, ty, [x, lo]), hi]))
+    ctx.bind(op.result, float_minmax(mn, ty, [float_minmax(mx, ty, [x, lo]), hi]))
 
 
 @lowers("tt.fp_to_fp")
 def lower_tt_fp_to_fp(ctx, op):
     x = ctx.get(op.operands[0])
     rt = ctx.type_of(op.result)
+    if T.bitwidth(rt) == T.bitwidth(x.type) and T.element(rt) != T.element(x.type):
+        # bf16 <-> f16: no direct cast; f32 holds both exactly
+        wide = T.like(x.type, ir.F32Type.get())
+        x = arith.extf(wide, x)
     if T.bitwidth(rt) > T.bitwidth(x.type):
         ctx.bind(op.result, arith.extf(rt, x))
     else:
