@@ -41,5 +41,5 @@ def _load_families():
     global _loaded
     if not _loaded:
         from .ops import (atomics, bounds, control_flow, debug, dot, elementwise,  # noqa: F401
-                          memory, program, reduce_scan, shape)
+                          map_elementwise, memory, program, reduce_scan, shape)
         _loaded = True

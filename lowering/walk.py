@@ -27,4 +27,5 @@ def lower_block(ctx, block, stop_at_terminator: bool = False):
     return term
 
 
-_TERMINATORS = {"scf.yield", "scf.condition", "tt.reduce.return", "tt.scan.return", "tt.return"}
+_TERMINATORS = {"scf.yield", "scf.condition", "tt.reduce.return", "tt.scan.return", "tt.return",
+                "tt.map_elementwise.return"}

@@ -130,3 +130,36 @@ def lower_tt_atomic_cas(ctx, op):
         return rmw.result
 
     _for_each_lane(ctx, op, ptr, None, body)
+
+
+@lowers("tt.atomic_poll")
+def lower_tt_atomic_poll(ctx, op):
+    """Spin until *ptr == expected, as atomic reads; with a timeout, give up after
+    `timeout_ns` polls (each poll takes at least a nanosecond, and CPU executables
+    have no clock) and return whether the value matched."""
+    ptr = ctx.get(op.operands[0])
+    if not isinstance(ptr, PtrValue) or T.shape(ptr.offset.type):
+        raise UnsupportedOp("tt.atomic_poll on a tensor of pointers")
+    expected = ctx.get(op.operands[1])
+    timeout = ctx.get(op.operands[2]) if len(op.operands) > 2 else None
+    mem = ctx.memref(ptr.arg, ptr.pointee)
+    ctx.written_args.add(ptr.arg)
+    where = ctx.index(ptr.offset)
+    elem = expected.type
+    i1, i64 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(64)
+    w = scf.WhileOp([i64, i1], [ctx.const(0, i64), ctx.const(0, i1)])
+    before = w.before.blocks.append(i64, i1)
+    with ir.InsertionPoint(before):
+        polls = before.arguments[0]
+        # memref has no atomic load: an atomic `or` of zero reads without changing the value
+        cur = memref.atomic_rmw(arith.AtomicRMWKind.ori, ctx.const(0, elem), mem, [where])
+        matched = arith.cmpi(arith.CmpIPredicate.eq, cur, expected)
+        again = arith.xori(matched, ctx.const(1, i1))
+        if timeout is not None:
+            again = arith.andi(again, arith.cmpi(arith.CmpIPredicate.slt, polls, ctx.int_cast(timeout, 64)))
+        scf.ConditionOp(again, [arith.addi(polls, ctx.const(1, i64)), matched])
+    after = w.after.blocks.append(i64, i1)
+    with ir.InsertionPoint(after):
+        scf.YieldOp(list(after.arguments))
+    if op.results:
+        ctx.bind(op.result, w.results[1])

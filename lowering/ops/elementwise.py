@@ -244,3 +244,9 @@ def lower_tt_fp_to_fp(ctx, op):
         ctx.bind(op.result, arith.extf(rt, x))
     else:
         ctx.bind(op.result, arith.truncf(rt, x))
+
+
+@lowers("ub.poison")
+def lower_ub_poison(ctx, op):
+    """Any value is a valid refinement of poison; zero keeps the IR simple."""
+    ctx.bind(op.result, ctx.const(0, ctx.type_of(op.result)))

@@ -180,3 +180,10 @@ def lower_tt_histogram(ctx, op):
         count = vector.reduction(out_el, vector.CombiningKind.ADD, arith.select(hit, ones, zeros))
         acc = vector.insert(count, acc, [], [b])
     ctx.bind(op.result, acc)
+
+
+@lowers("tt.unsplat")
+def lower_tt_unsplat(ctx, op):
+    """The one element of a single-element tensor, as a scalar."""
+    x = ctx.get(op.operands[0])
+    ctx.bind(op.result, vector.extract(x, [], [0] * len(T.shape(x.type))))
