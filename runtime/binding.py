@@ -8,6 +8,7 @@ on a GPU.  Scalars travel as i64 words (floats as their bit patterns).
 from __future__ import annotations
 
 import struct
+import warnings
 
 import torch
 
@@ -81,18 +82,35 @@ def storage_view(t: torch.Tensor, name: str, kernel: str, triton_type: str = Non
     dtype = want if want is not None and want.itemsize == t.element_size() else t.dtype
     item = dtype.itemsize
     byte_off = t.data_ptr() - base
-    if base % ALIGNMENT:
+    if base % item:
         raise ArgumentError(f"{kernel}: argument `{name}` lives in storage at address {base:#x}, which is not "
-                            f"{ALIGNMENT}-byte aligned; IREE imports only aligned host memory. "
-                            f"Pass `{name}.clone()` (torch allocations are aligned).")
+                            f"aligned to its {item}-byte elements; loads and stores need element-aligned "
+                            f"memory. Pass `{name}.clone()` (torch allocations are aligned).")
     if byte_off % item:
         raise ArgumentError(f"{kernel}: argument `{name}` starts {byte_off} bytes into its storage, "
                             f"not a whole number of {t.dtype} elements; pass a contiguous copy.")
     n = storage.nbytes() // item
+    signless = _STORAGE_DTYPE.get(dtype)
+    if base % ALIGNMENT:
+        flat, pre = _aligned_down(base, storage.nbytes(), signless or dtype)
+        return flat, (pre + byte_off) // item
     # one view op: the whole storage from offset 0 (cheaper than empty().set_())
     flat = torch.as_strided(t if t.dtype == dtype else t.view(dtype), (n,), (1,), 0)
-    signless = _STORAGE_DTYPE.get(dtype)
     return (flat.view(signless) if signless is not None else flat), byte_off // item
+
+
+def _aligned_down(base: int, nbytes: int, dtype: torch.dtype):
+    """A flat view starting at the 64-byte boundary below `base` (numpy allocates on 16-byte
+    boundaries; IREE imports only 64-byte aligned host memory).  The extra head bytes share
+    `base`'s 64-byte block, hence its page; the kernel addresses past them through the offset."""
+    import ctypes
+    pre = base % ALIGNMENT
+    total = (pre + nbytes) // dtype.itemsize * dtype.itemsize
+    raw = (ctypes.c_char * total).from_address(base - pre)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # frombuffer: "non-writable buffer" does not apply to ctypes
+        flat = torch.frombuffer(raw, dtype=torch.uint8)
+    return flat.view(dtype), pre
 
 
 def scalar_word(v, triton_type: str, name: str, kernel: str) -> int:
@@ -117,6 +135,10 @@ def scalar_word(v, triton_type: str, name: str, kernel: str) -> int:
     except (TypeError, ValueError):
         raise ArgumentError(f"{kernel}: argument `{name}` expects a scalar ({t}) but got "
                             f"{type(v).__name__}") from None
-    if t.startswith("u") and iv >= 1 << 63:
+    if (1 << 63) <= iv < (1 << 64):
+        # TTIR integers are signless: a u64 value (Triton types 2**63..2**64-1 as u64, the
+        # kernel's parameter as i64) travels as its two's-complement bit pattern
         iv -= 1 << 64
+    if not -(1 << 63) <= iv < (1 << 64):
+        raise ArgumentError(f"{kernel}: argument `{name}` = {iv} does not fit in 64 bits")
     return iv

@@ -49,6 +49,11 @@ class CPUOptions:
     # ours: check every load/store against its buffer (TURBINE_TRITON_BOUNDS_CHECK)
     bounds_check: bool = False
 
+    def __post_init__(self):
+        # the same contract as Triton's GPU backends: kernels size tiles by num_warps
+        assert self.num_warps > 0 and (self.num_warps & (self.num_warps - 1)) == 0, \
+            f"num_warps must be a power of 2, got {self.num_warps}"
+
     def hash(self) -> str:
         """A stable digest of every field, for cache keys."""
         key = "_".join(f"{f.name}-{getattr(self, f.name)}" for f in fields(self))
