@@ -15,6 +15,8 @@ from .cache import KernelCache
 from .errors import CompileError
 from .inprocess import compile_text
 
+from .device import STACK_LIMIT
+
 # Flags for the host CPU; part of every cache key.
 CPU_FLAGS = (
     "--iree-hal-target-device=local",
@@ -23,6 +25,9 @@ CPU_FLAGS = (
     "--iree-llvmcpu-fail-on-large-vector=false",
     # Triton kernels mean f64 when they say f64
     "--iree-input-demote-f64-to-f32=false",
+    # Big tiles (scans through a stack copy, wide dot/attention tiles) need more than IREE's
+    # 32 KiB default; workers get a stack to match (runtime/device.py).
+    f"--iree-llvmcpu-stack-allocation-limit={STACK_LIMIT}",
 )
 
 

@@ -7,6 +7,11 @@ import threading
 
 _lock = threading.Lock()
 
+# Stack a kernel may allocate (the compiler's limit), and each worker's stack, with room for
+# the task system's own frames.
+STACK_LIMIT = 512 * 1024
+WORKER_STACK = 2 * STACK_LIMIT
+
 
 def core_count() -> int:
     """Cores this process may run on."""
@@ -28,7 +33,8 @@ def get_config(driver: str = os.environ.get("TURBINE_TRITON_DRIVER", "local-task
     with _lock:
         if driver == "local-task":
             workers = int(os.environ.get("TURBINE_TRITON_THREADS", core_count()))
-            rt.flags.parse_flags(f"--task_topology_group_count={workers}")
+            rt.flags.parse_flags(f"--task_topology_group_count={workers}",
+                                 f"--task_worker_stack_size={WORKER_STACK}")
         return rt.Config(driver)
 
 
