@@ -97,9 +97,28 @@ def lower_tt_atomic_rmw(ctx, op):
 
     def body(mem, where, lane):
         v = vector.extract(vals, [lane], dyn) if vals is not None else val
+        if str(elem) == "bf16" and kind != arith.AtomicRMWKind.assign:
+            return _bf16_rmw(kind, v, mem, where)
         return memref.atomic_rmw(kind, v, mem, [where])
 
     _for_each_lane(ctx, op, ptr, mask, body)
+
+
+_F32_COMBINE = {arith.AtomicRMWKind.addf: arith.addf, arith.AtomicRMWKind.maximumf: arith.maximumf,
+                arith.AtomicRMWKind.minimumf: arith.minimumf}
+
+
+def _bf16_rmw(kind, v, mem, where):
+    """bf16 buffers become i16 inside IREE, where `atomic_rmw addf` is refused: a
+    compare-and-swap loop that combines in f32 and rounds back."""
+    bf16, f32 = v.type, ir.F32Type.get()
+    rmw = memref.GenericAtomicRMWOp(bf16, mem, [where])
+    block = rmw.atomic_body.blocks.append(bf16)
+    with ir.InsertionPoint(block):
+        cur = block.arguments[0]
+        new = _F32_COMBINE[kind](arith.extf(f32, cur), arith.extf(f32, v))
+        memref.AtomicYieldOp(arith.truncf(bf16, new))
+    return rmw.result
 
 
 @lowers("tt.atomic_cas")

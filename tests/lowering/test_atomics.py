@@ -90,3 +90,19 @@ def test_atomic_cas_spin_lock():
     count = torch.zeros(1, dtype=torch.int32)
     cas_counter_kernel[(64,)](lock, count)
     assert count.item() == 64 and lock.item() == 0
+
+
+@triton.jit
+def half_atomic_add_kernel(z_ptr, x_ptr, N: tl.constexpr):
+    offs = tl.program_id(0) * N + tl.arange(0, N)
+    tl.atomic_add(z_ptr + offs % 4, tl.load(x_ptr + offs))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_atomic_add_across_programs(dtype):
+    """bf16 adds run as a compare-and-swap loop in f32 (IREE stores bf16 as i16); small integers
+    keep every partial sum exact, so any order gives torch's answer."""
+    x = torch.randint(-8, 9, (8 * 64,)).to(dtype)
+    z = torch.zeros(4, dtype=dtype)
+    half_atomic_add_kernel[(8,)](z, x, N=64)
+    assert torch.equal(z, x.float().view(-1, 4).sum(0).to(dtype))
