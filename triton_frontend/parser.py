@@ -595,6 +595,8 @@ class _Parser:
             colon = _find_top(flat, " : ", last=True)
         head, types = (flat[:colon], flat[colon + 3:]) if colon >= 0 else (flat, "")
         types = types.replace("$R", "").strip()
+        # a trailing `attributes {...}` (e.g. a loop annotation) leaves its keyword behind
+        types = re.sub(r"\s*\battributes\s*$", "", types)
         if name == "scf.while":
             types = re.sub(r"\s*do\s*$", "", types)
         op.extra["_flat"] = flat

@@ -121,3 +121,23 @@ def test_int8_dot_accumulates_in_int32():
     c = torch.zeros(16, 16, dtype=torch.int32)
     int8_dot_kernel[(1,)](a, b, c, M=16, N=16, K=64)
     torch.testing.assert_close(c, a.int() @ b.int())
+
+
+@triton.jit
+def loops_without_licm_kernel(out_ptr, n):
+    i = 0
+    total = 0
+    while tl.condition(i < n, disable_licm=True):   # the loop carries a `loop_annotation`
+        i = i + 1
+        total += i
+    tl.store(out_ptr, total)
+    acc = 0
+    for j in tl.range(0, n, disable_licm=True):
+        acc += j * j
+    tl.store(out_ptr + 1, acc)
+
+
+def test_loops_with_disabled_licm():
+    out = torch.zeros(2, dtype=torch.int32)
+    loops_without_licm_kernel[(1,)](out, 10)
+    assert out.tolist() == [sum(range(1, 11)), sum(j * j for j in range(10))]
