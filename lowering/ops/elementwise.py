@@ -157,14 +157,21 @@ _LIBDEVICE = {
 }
 
 
+_FLOAT_CLASS = ("isnan", "isinf", "isfinite", "finite", "signbit")
+
+
 def _libdevice_name(symbol: str):
     base = symbol[len("__nv_"):] if symbol.startswith("__nv_") else symbol
     for cand in (base, base[:-1] if base.endswith("f") else None,
                  base[:-3] if base.endswith("_rn") else None):
         if cand and cand in _LIBDEVICE:
             return _LIBDEVICE[cand]
-        if cand in ("isnan", "isinf", "isfinite", "finite", "signbit"):
+        if cand in _FLOAT_CLASS:
             return cand
+    # f64 classification names end in `d` (`__nv_isinfd`, `__nv_isnand`): Inductor emits
+    # them for float64 `isinf`/`isnan`
+    if base.endswith("d") and base[:-1] in _FLOAT_CLASS:
+        return base[:-1]
     return None
 
 
@@ -176,7 +183,7 @@ def lower_tt_extern_elementwise(ctx, op):
         raise UnsupportedOp(f"libdevice function {symbol} has no CPU lowering")
     args = [ctx.get(v) for v in op.operands]
     rt = ctx.type_of(op.result)
-    if target in ("isnan", "isinf", "isfinite", "finite", "signbit"):
+    if target in _FLOAT_CLASS:
         ctx.bind(op.result, _float_class(ctx, target, args[0], rt))
         return
     if target in ("math.fpowi",) or (target == "math.powf" and not T.is_float(args[1].type)):

@@ -3,6 +3,7 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
 
 from ..conftest import interpret
 
@@ -70,3 +71,23 @@ def test_scalar_arguments_and_math():
     out = torch.zeros(3, dtype=torch.int64)
     scalar_kernel[(1,)](out, 123456789012, 3, 2.75)
     assert out.tolist() == [123456789012 * 3 + 1, 5, 123456789012 // 7]
+
+
+@triton.jit
+def float_class_kernel(x_ptr, inf_ptr, nan_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    tl.store(inf_ptr + offs, libdevice.isinf(x).to(tl.int8), mask=m)
+    tl.store(nan_ptr + offs, libdevice.isnan(x).to(tl.int8), mask=m)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_libdevice_float_class(dtype):
+    # float64 arrives as `__nv_isinfd` / `__nv_isnand` (Inductor's `isinf` on doubles)
+    x = torch.tensor([1.0, float("inf"), -2.0, float("-inf"), float("nan"), 0.0, -0.0], dtype=dtype)
+    isinf = torch.zeros(7, dtype=torch.int8)
+    isnan = torch.zeros(7, dtype=torch.int8)
+    float_class_kernel[(1,)](x, isinf, isnan, 7, BLOCK=8)
+    torch.testing.assert_close(isinf, torch.isinf(x).to(torch.int8), atol=0, rtol=0)
+    torch.testing.assert_close(isnan, torch.isnan(x).to(torch.int8), atol=0, rtol=0)
