@@ -90,7 +90,36 @@ def _shape_cast(v: ir.Value, t: ir.Type) -> ir.Value:
 def lower_tt_trans(ctx, op):
     order = [int(x) for x in op.attrs["order"].split(":")[-1].strip(" >]").replace("[", "").split(",")]
     aff = P.transpose(ctx.affine_of(op.operands[0]), order)
-    _map(ctx, op, lambda v, t: vector.transpose(t, v, order), aff)
+    _map(ctx, op, lambda v, t: _permute(ctx, v, t, order), aff)
+
+
+# Past rank 2, LLVM unrolls vector.transpose into per-element shuffles whose compile time
+# explodes (a 2x2x8x64 permute never finished); those go through a stack copy and gathers.
+def _permute(ctx, v: ir.Value, rt: ir.Type, order) -> ir.Value:
+    import numpy as np
+    from iree.compiler.dialects import memref
+    shape = T.shape(v.type)
+    if len(shape) <= 2 or all(shape[d] == 1 for d in range(len(shape)) if order[d] != d):
+        return vector.transpose(rt, v, order)
+    from .memory import _slice1d, _slices
+    n = int(np.prod(shape))
+    elem = T.element(v.type)
+    with ctx.entry_ip, ir.Location.unknown():
+        buf = memref.alloca(ir.MemRefType.get([n], elem), [], [])
+    c0 = arith.constant(ir.IndexType.get(), 0)
+    vector.store(vector.shape_cast(ir.VectorType.get([n], elem), v), buf, [c0])
+    # output position -> source flat index
+    src_index = np.arange(n, dtype="int64").reshape(shape).transpose(order).reshape(-1)
+    mask = ctx.const(1, ir.VectorType.get([n], ir.IntegerType.get_signless(1)))
+    zero = ctx.const(0, ir.VectorType.get([n], elem))
+    out = zero
+    for start, size in _slices(n):
+        it = ir.VectorType.get([size], ir.IndexType.get())
+        idx = arith.constant(it, ir.DenseElementsAttr.get(src_index[start:start + size], type=it))
+        g = vector.gather(ir.VectorType.get([size], elem), buf, [c0], idx, _slice1d(mask, start, size),
+                          _slice1d(zero, start, size))
+        out = g if size == n else vector.insert_strided_slice(g, out, [start], [1])
+    return vector.shape_cast(rt, out)
 
 
 def _concat_axis(ctx, a: ir.Value, b: ir.Value, axis: int) -> ir.Value:

@@ -164,3 +164,21 @@ def test_sort_and_flip():
     sort_flip_kernel[(1,)](x, s, f, N=32)
     torch.testing.assert_close(s, x.sort().values)
     torch.testing.assert_close(f, x.flip(0))
+
+
+@triton.jit
+def permute4d_kernel(in_ptr, out_ptr, S0: tl.constexpr, S1: tl.constexpr, S2: tl.constexpr, S3: tl.constexpr,
+                     P0: tl.constexpr, P1: tl.constexpr, P2: tl.constexpr, P3: tl.constexpr):
+    i = tl.arange(0, S0 * S1 * S2 * S3)
+    v = tl.load(in_ptr + i).reshape(S0, S1, S2, S3).permute((P0, P1, P2, P3))
+    tl.store(out_ptr + i, v.reshape(S0 * S1 * S2 * S3))
+
+
+@pytest.mark.parametrize("perm", [(3, 1, 0, 2), (0, 2, 1, 3), (1, 0, 3, 2)])
+def test_permute_4d(perm):
+    """Rank > 2 permutes go through a stack copy and gathers (vector.transpose compiles for minutes)."""
+    shape = (2, 2, 8, 16)
+    x = torch.arange(512, dtype=torch.int32).reshape(shape)
+    out = torch.zeros(512, dtype=torch.int32)
+    permute4d_kernel[(1,)](x, out, *shape, *perm)
+    assert torch.equal(out, x.permute(perm).reshape(-1))
