@@ -7,10 +7,11 @@ import threading
 
 _lock = threading.Lock()
 
-# Stack a kernel may allocate (the compiler's limit), and each worker's stack, with room for
-# the task system's own frames.
+# Stack a kernel may allocate (the compiler's limit), and each worker's stack: as big as a main
+# thread's, because LLVM also spills whole-tile vectors there (a grid_sampler kernel overflowed
+# IREE's 128 KiB default); untouched stack pages cost nothing.
 STACK_LIMIT = 512 * 1024
-WORKER_STACK = 2 * STACK_LIMIT
+WORKER_STACK = 8 * 1024 * 1024
 
 
 def core_count() -> int:
