@@ -129,6 +129,8 @@ class CPUDriverBase(DriverBase):
         super().__init__()
         self.utils = CPUUtils()
         self.launcher_cls = CPULauncher
+        from .threads import install
+        install()   # kernels may be compiled from several threads at once
 
     @classmethod
     def is_active(cls):

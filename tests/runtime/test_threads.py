@@ -106,3 +106,27 @@ def test_separate_tensors_kernel_grid_mixed_specializations(dtype):
             torch.testing.assert_close(out, (0.5 * x.float() + y.float()).to(dtype))
 
     _in_threads(work)
+
+
+def test_first_launches_of_new_specializations_from_threads():
+    """Each thread's first launch compiles its own specialization (its own TAG), so Triton's
+    frontend runs in several threads at once (CPython < 3.12 shares ast.parse's recursion counter)."""
+    sizes = [1000 + 37 * i for i in range(THREADS)]
+
+    def work(i):
+        n = sizes[i]
+        x, y = torch.randn(n), torch.randn(n)
+        out = torch.empty(n)
+        reduce_then_scale_kernel[(1,)](x, y, out, float(i + 1), n, BLOCK=2048, TAG=i)
+        torch.testing.assert_close(out, (i + 1) * x / x.abs().sum() + y)
+
+    _in_threads(work)
+
+
+@triton.jit
+def reduce_then_scale_kernel(x_ptr, y_ptr, out_ptr, a, n, BLOCK: tl.constexpr, TAG: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=0.0)
+    s = tl.sum(tl.abs(x), axis=0)      # tl.sum: a nested @jit function that Triton parses per compile
+    tl.store(out_ptr + offs, a * x / s + tl.load(y_ptr + offs, mask=m), mask=m)
