@@ -21,6 +21,7 @@ _CHUNKABLE = {
     "tt.make_range", "tt.splat", "tt.addptr", "tt.load", "tt.store", "tt.extern_elementwise",
     "tt.bitcast", "tt.fp_to_fp", "tt.clampf", "tt.precise_sqrt", "tt.precise_divf", "tt.mulhiui",
     "arith.constant", "tt.get_program_id", "tt.get_num_programs", "tt.return", "llvm.intr.assume",
+    "tt.assert",   # per lane; reports the first failing lane of the block (Inductor's indirect indexing)
 }
 
 

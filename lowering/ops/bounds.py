@@ -28,7 +28,7 @@ def check_access(ctx, op, ptr, mask, shape):
     kind = "load" if op.name == "tt.load" else "store"
     site = add_site(ctx, kind, op, ctx.arg_names[ptr.arg])
     if shape:
-        lane = first_index(ctx, bad)
+        lane = first_index(ctx, bad, in_block=False)
         count = 1
         for d in shape:
             count *= d

@@ -54,7 +54,9 @@ def _program_ids():
 def report_failure(ctx, site: int, failed: ir.Value, index: ir.Value):
     """If `failed` (i1), store the site, the offending index and the program id."""
     mem = _status(ctx)
-    if_op = scf.IfOp(failed)
+    # keep the first report: chunked kernels reach the same site once per chunk
+    empty = arith.cmpi(arith.CmpIPredicate.eq, memref.load(mem, [_idx(0)]), _i64(ctx, 0))
+    if_op = scf.IfOp(arith.andi(failed, empty))
     with ir.InsertionPoint(if_op.then_block):
         memref.store(_i64(ctx, site), mem, [_idx(0)])
         memref.store(ctx.i64(index), mem, [_idx(1)])
@@ -74,8 +76,9 @@ def any_true(v: ir.Value) -> ir.Value:
     return vector.reduction(T.element(v.type), vector.CombiningKind.OR, flat)
 
 
-def first_index(ctx, bad: ir.Value) -> ir.Value:
-    """The lane number of the first set lane of an i1 vector (0 for a scalar)."""
+def first_index(ctx, bad: ir.Value, in_block: bool = True) -> ir.Value:
+    """The lane number of the first set lane of an i1 vector (0 for a scalar): in the whole
+    block, or (`in_block=False`) in the vector at hand, which differ in chunked kernels."""
     if not isinstance(bad.type, ir.VectorType):
         return _i64(ctx, 0)
     n = 1
@@ -88,7 +91,10 @@ def first_index(ctx, bad: ir.Value) -> ir.Value:
                                                     type=ir.VectorType.get([n], i64)))
     big = ctx.const(n, ir.VectorType.get([n], i64))
     cand = arith.select(flat, lanes, big)
-    return vector.reduction(i64, vector.CombiningKind.MINSI, cand)
+    first = vector.reduction(i64, vector.CombiningKind.MINSI, cand)
+    if in_block and ctx.chunk is not None:   # a chunk's lanes start at its first lane
+        first = arith.addi(first, arith.extsi(i64, ctx.chunk[0]))
+    return first
 
 
 @lowers("tt.assert")

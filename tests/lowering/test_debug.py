@@ -48,7 +48,7 @@ def test_bounds_check_catches_out_of_bounds_load(monkeypatch):
 
 
 def test_bounds_check_drops_out_of_bounds_store():
-    x = torch.arange(24, dtype=torch.float32)
+    x = torch.arange(32, dtype=torch.float32)   # every load is in bounds
     out = torch.full((16,), -1.0)     # lanes 8..11 store at offsets 16..22: outside the storage
     with pytest.raises(OutOfBoundsError, match=r"out-of-bounds store .*element offset 16 of argument `out_ptr`"):
         strided_copy_kernel[(1,)](x, out, 12, STRIDE=2, BLOCK=16, bounds_check=True)
@@ -61,3 +61,25 @@ def test_bounds_check_is_silent_on_valid_kernels():
     x, out = torch.randn(16), torch.zeros(16)
     strided_copy_kernel[(1,)](x, out, 8, STRIDE=2, BLOCK=8, bounds_check=True)
     torch.testing.assert_close(out[0:16:2], x[0:16:2])
+
+
+@triton.jit
+def indirect_gather_kernel(idx_ptr, table_ptr, out_ptr, n, size, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    i = tl.load(idx_ptr + offs, mask=m, other=0)
+    tl.device_assert((0 <= i) & (i < size), "index out of bounds")   # Inductor's indirect-indexing guard
+    tl.store(out_ptr + offs, tl.load(table_ptr + i, mask=m), mask=m)
+
+
+def test_device_assert_in_a_block_of_many_chunks():
+    """A 256-lane block runs as 32-lane chunks; the report still names the block's first bad lane."""
+    table = torch.randn(50)
+    idx = torch.randint(0, 50, (600,), dtype=torch.int32)
+    out = torch.empty(600)
+    indirect_gather_kernel[(3,)](idx, table, out, 600, 50, BLOCK=256, debug=True)
+    torch.testing.assert_close(out, table[idx.long()])
+    idx[256 + 70] = 99     # program 1, lane 70 (its third chunk)
+    idx[256 + 90] = -1
+    with pytest.raises(KernelAssertionError, match=r"index out of bounds.*lane 70"):
+        indirect_gather_kernel[(3,)](idx, table, out, 600, 50, BLOCK=256, debug=True)
