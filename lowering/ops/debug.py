@@ -18,7 +18,7 @@ from .. import types as T
 from ...triton_frontend.ttir import ScalarType
 
 
-@lowers("llvm.intr.assume", "tt.debug_barrier", "gpu.barrier")
+@lowers("llvm.intr.assume", "tt.debug_barrier", "gpu.barrier", "ttg.barrier")
 def lower_dropped_hint(ctx, op):
     """Optimisation hints with no effect on results on the CPU."""
 

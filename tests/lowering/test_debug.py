@@ -83,3 +83,18 @@ def test_device_assert_in_a_block_of_many_chunks():
     idx[256 + 90] = -1
     with pytest.raises(KernelAssertionError, match=r"index out of bounds.*lane 70"):
         indirect_gather_kernel[(3,)](idx, table, out, 600, 50, BLOCK=256, debug=True)
+
+
+@triton.jit
+def barrier_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs) * 2)
+    tl.debug_barrier()     # TTIR's ttg.barrier: one program runs its lanes in order, so nothing to wait for
+    tl.store(out_ptr + offs, tl.load(out_ptr + offs) + 1)
+
+
+def test_debug_barrier_between_store_and_reload():
+    x = torch.randn(64)
+    out = torch.zeros(64)
+    barrier_kernel[(1,)](x, out, BLOCK=64)
+    torch.testing.assert_close(out, x * 2 + 1)
