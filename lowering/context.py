@@ -58,6 +58,7 @@ class LoweringContext:
         self.block_templates = {}   # label -> lowered branch operands (pointer block args)
         self.functions = {}         # name -> parsed tt.func, for inlining tt.call
         self.chunk = None           # (lane offset i32, lanes) when lowering in chunks
+        self.promote_bf16 = False   # see bf16_in_f32
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):
@@ -114,8 +115,20 @@ class LoweringContext:
         finally:
             self.lanes = prev
 
+    @contextlib.contextmanager
+    def bf16_in_f32(self, on: bool = True):
+        """Lower region ops typed bf16 in f32 (scans accumulate in f32 and round once)."""
+        prev = self.promote_bf16
+        self.promote_bf16 = on
+        try:
+            yield
+        finally:
+            self.promote_bf16 = prev
+
     def type_of(self, v: Value) -> ir.Type:
         t = v.type
+        if self.promote_bf16 and isinstance(t, ScalarType) and t.name == "bf16":
+            t = ScalarType("f32")
         if self.chunk is not None and isinstance(t, TensorType):
             t = TensorType((self.chunk[1],), t.element)
         return T.value_type(t, self.lanes)

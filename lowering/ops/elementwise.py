@@ -89,6 +89,12 @@ def lower_arith_constant(ctx, op):
     elem = T.element(ty)
     if value_text in ("true", "false"):
         value_text = "1" if value_text == "true" else "0"
+    if ctx.promote_bf16 and str(elem) == "f32" and text.rstrip().endswith("bf16"):
+        # a bf16 constant inside a region computed in f32 (its text may be bf16 hex)
+        bf = ir.BF16Type.get()
+        c = arith.extf(ir.F32Type.get(), arith.constant(bf, ir.Attribute.parse(f"{value_text} : bf16")))
+        ctx.bind(op.result, ctx.splat(c, ctx.lanes) if ctx.lanes else c)
+        return
     attr = ir.Attribute.parse(f"{value_text} : {elem}")
     if ctx.lanes:
         ctx.bind(op.result, arith.constant(ty, ir.DenseElementsAttr.get_splat(ty, attr)))

@@ -8,7 +8,7 @@ each step is a few full-width vector ops.
 from __future__ import annotations
 
 from iree.compiler import ir
-from iree.compiler.dialects import vector
+from iree.compiler.dialects import arith, vector
 
 from ..registry import lowers
 from .. import types as T
@@ -92,11 +92,17 @@ def lower_tt_scan(ctx, op):
     rows = 1
     for d in shape[:axis]:
         rows *= d
-    if axis != len(shape) - 1 or rows > MAX_UNROLLED_ROWS:
-        for r, v in zip(op.results, _sequential_scan(ctx, block, cur, axis, reverse)):
-            ctx.bind(r, v)
-        return
-    _hillis_steele(ctx, op, block, cur, axis, reverse)
+    # bf16 partial sums lose the answer (a 32-long cumsum is off by >1%): accumulate in f32, round once
+    bf16 = [str(T.element(v.type)) == "bf16" for v in cur]
+    f32 = ir.F32Type.get()
+    cur = [arith.extf(T.like(v.type, f32), v) if b else v for v, b in zip(cur, bf16)]
+    with ctx.bf16_in_f32(any(bf16)):
+        if axis != len(shape) - 1 or rows > MAX_UNROLLED_ROWS:
+            out = _sequential_scan(ctx, block, cur, axis, reverse)
+        else:
+            out = _hillis_steele(ctx, op, block, cur, axis, reverse)
+    for r, v, b in zip(op.results, out, bf16):
+        ctx.bind(r, arith.truncf(ctx.type_of(r), v) if b else v)
 
 
 def _sequential_scan(ctx, block, cur, axis, reverse):
@@ -156,5 +162,4 @@ def _hillis_steele(ctx, op, block, cur, axis, reverse):
             comb = apply_combine(ctx, block, earlier, later)
             cur = [_concat(ctx, c, _slice(v, axis, n - d, d), axis) for v, c in zip(cur, comb)]
         d *= 2
-    for r, v in zip(op.results, cur):
-        ctx.bind(r, v)
+    return cur
