@@ -40,6 +40,6 @@ _loaded = False
 def _load_families():
     global _loaded
     if not _loaded:
-        from .ops import (atomics, bounds, control_flow, debug, dot, elementwise,  # noqa: F401
+        from .ops import (atomics, bounds, control_flow, debug, dot, dot_scaled, elementwise,  # noqa: F401
                           map_elementwise, memory, program, reduce_scan, shape)
         _loaded = True

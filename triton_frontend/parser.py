@@ -630,6 +630,9 @@ class _Parser:
         if words:
             op.extra["keyword"] = words[0]
         op.extra["keywords"] = re.findall(r"(?<![%\w#])([a-z_]+)(?=\s*,|\s*$)", head)
+        if name == "tt.dot_scaled":  # `%a [scale %sa], %b [scale %sb], %acc`: which operands carry scales
+            parts = _split_top(head, ",")
+            op.extra["scaled"] = tuple(" scale " in f" {p} " for p in parts[:2])
         if name in ("tt.print", "tt.assert"):
             sm = re.search(r'"((?:[^"\\]|\\.)*)"', head)
             op.extra["message"] = sm.group(1) if sm else ""

@@ -53,17 +53,20 @@ def lowering_config(m: int, n: int) -> ir.Attribute:
 @lowers("tt.dot")
 def lower_tt_dot(ctx, op):
     a, b, c = (ctx.get(v) for v in op.operands[:3])
+    ctx.bind(op.result, dot_product(ctx, a, b, c))
+
+
+def dot_product(ctx, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
+    """c + a @ b for 2-D tiles, or per batch entry for 3-D ones."""
     if len(T.shape(a.type)) == 3:
-        # batched: one 2-D tile product per batch entry
         out = c
         for i in range(T.shape(a.type)[0]):
             tile = _tile_dot(ctx, vector.extract(a, [], [i]), vector.extract(b, [], [i]), vector.extract(c, [], [i]))
             out = vector.insert(tile, out, [], [i])
-        ctx.bind(op.result, out)
-        return
+        return out
     if len(T.shape(a.type)) != 2:
         raise UnsupportedOp(f"tt.dot of rank {len(T.shape(a.type))}")
-    ctx.bind(op.result, _tile_dot(ctx, a, b, c))
+    return _tile_dot(ctx, a, b, c)
 
 
 def _tile_dot(ctx, a, b, c):

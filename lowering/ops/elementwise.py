@@ -249,10 +249,14 @@ def lower_tt_clampf(ctx, op):
 def lower_tt_fp_to_fp(ctx, op):
     x = ctx.get(op.operands[0])
     rt = ctx.type_of(op.result)
-    if T.bitwidth(rt) == T.bitwidth(x.type) and T.element(rt) != T.element(x.type):
-        # bf16 <-> f16: no direct cast; f32 holds both exactly
-        wide = T.like(x.type, ir.F32Type.get())
-        x = arith.extf(wide, x)
+    f32 = ir.F32Type.get()
+    through_f32 = ((T.bitwidth(rt) == T.bitwidth(x.type) and T.element(rt) != T.element(x.type))  # bf16 <-> f16
+                   or (8 in (T.bitwidth(rt), T.bitwidth(x.type)) and f32 not in (T.element(rt), T.element(x.type))))
+    if through_f32:
+        # no direct cast (IREE emulates fp8 only to and from f32); f32 holds every source exactly,
+        # so the one rounding step is the same
+        wide = T.like(x.type, f32)
+        x = arith.extf(wide, x) if T.bitwidth(x.type) < 32 else arith.truncf(wide, x)
     if T.bitwidth(rt) > T.bitwidth(x.type):
         ctx.bind(op.result, arith.extf(rt, x))
     else:

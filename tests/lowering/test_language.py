@@ -79,6 +79,30 @@ def test_fp8_conversions_round_like_torch():
 
 
 @triton.jit
+def fp8_half_kernel(x_ptr, h_ptr, b_ptr, back_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs).to(tl.float8e4nv, bitcast=True)
+    h = x.to(tl.float16)
+    tl.store(h_ptr + offs, h)
+    tl.store(b_ptr + offs, x.to(tl.bfloat16))
+    tl.store(back_ptr + offs, h.to(tl.float8e5).to(tl.uint8, bitcast=True))
+
+
+def test_fp8_to_and_from_16_bit_floats():
+    """fp8 <-> f16/bf16 directly (IREE only emulates fp8 casts to and from f32)."""
+    x = torch.arange(256, dtype=torch.uint8)
+    x = torch.where(x & 0x7F == 0x7F, 0, x)    # no NaN patterns
+    h, b = torch.zeros(256, dtype=torch.float16), torch.zeros(256, dtype=torch.bfloat16)
+    back = torch.zeros(256, dtype=torch.uint8)
+    fp8_half_kernel[(1,)](x, h, b, back, N=256)
+    ref = x.view(torch.float8_e4m3fn)
+    torch.testing.assert_close(h, ref.to(torch.float16), atol=0, rtol=0)
+    torch.testing.assert_close(b, ref.to(torch.bfloat16), atol=0, rtol=0)
+    torch.testing.assert_close(back.view(torch.float8_e5m2).float(), ref.to(torch.float16).to(torch.float8_e5m2).float(),
+                               atol=0, rtol=0)
+
+
+@triton.jit
 def f64_kernel(x_ptr, out_ptr, N: tl.constexpr):
     offs = tl.arange(0, N)
     x = tl.load(x_ptr + offs)
