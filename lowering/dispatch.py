@@ -19,6 +19,7 @@ from .abi import STATUS_PARAM, KernelAbi, abi_from_signature, push_constant_type
 # device_print records kept per launch; later ones are dropped (and counted)
 PRINT_RECORDS = 4096
 from .context import LoweringContext, PtrValue, to_location
+from .half import legalize_f16
 from .ops.control_flow import create_extra_blocks, lower_extra_blocks
 from .analysis.chunking import chunk_plan
 from .walk import lower_block
@@ -193,6 +194,7 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
         else:
             lower_block(lctx, fn.body)
     lower_extra_blocks(lctx, fn, f.body)
+    legalize_f16(f)
     if lctx.uses_linalg:
         # linalg tiles inside a pre-distributed body need the pinned pipeline
         from .ops.dot import TRANSLATION_INFO
