@@ -197,8 +197,9 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
     legalize_f16(f)
     if lctx.uses_linalg:
         # linalg tiles inside a pre-distributed body need the pinned pipeline
-        from .ops.dot import TRANSLATION_INFO
+        from .ops.dot import TRANSLATION_INFO, carry_accumulators
         f.attributes["translation_info"] = ir.Attribute.parse(TRANSLATION_INFO)
+        carry_accumulators(f)
 
 
 def _chunking_enabled() -> bool:
