@@ -8,6 +8,7 @@ whose events read `time.perf_counter` because launches are synchronous.
 """
 from __future__ import annotations
 
+import operator
 import time
 
 from triton.backends.driver import DriverBase
@@ -88,19 +89,30 @@ class CPULauncher:
         signature = getattr(src, "signature", None) or {}
         types = list(signature.values())
         self.positions = [i for i, ty in enumerate(types) if ty != "constexpr"] if types else None
+        self.nargs = len(types)
+        # Triton passes constexprs too: pick the runtime arguments with one C call
+        self._pick = None
+        if self.positions is not None and self.positions != list(range(len(types))):
+            pick = operator.itemgetter(*self.positions) if self.positions else (lambda a: ())
+            self._pick = pick if len(self.positions) != 1 else (lambda a, g=pick: (g(a),))
         self.launcher = Launcher.__new__(Launcher)
         Launcher.__init__(self.launcher, abi, module=_NO_MODULE)
+        self.warm, self.general = self.launcher._warm, self.launcher._run_general
         self.expand_descriptors = any(str(t).startswith("tensordesc") for t in types)
 
     def __call__(self, gx, gy, gz, stream, function, packed_metadata, launch_metadata,
                  enter_hook, exit_hook, *args):
         if enter_hook is not None:
             enter_hook(launch_metadata)
-        if self.positions is not None:
-            args = [args[i] for i in self.positions if i < len(args)]
+        if self._pick is not None:
+            if len(args) == self.nargs:
+                args = self._pick(args)
+            else:
+                args = [args[i] for i in self.positions if i < len(args)]
         if self.expand_descriptors:
             args = _expand_descriptors(args)
-        self.launcher.run(function, (gx, gy, gz), args)
+        if not self.warm(function, gx, gy, gz, args):
+            self.general(function, (gx, gy, gz), args)
         if exit_hook is not None:
             exit_hook(launch_metadata)
 

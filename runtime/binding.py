@@ -1,13 +1,21 @@
 """Torch tensors and Python scalars to launch arguments, checked before launch.
 
-A pointer argument binds the tensor's whole base storage (imported zero-copy
-through DLPack) plus the element offset of `data_ptr()` into it, so views
-with storage offsets and any strides address the caller's memory exactly as
-on a GPU.  Scalars travel as i64 words (floats as their bit patterns).
+A pointer argument binds the tensor's whole base storage (imported zero-copy)
+plus the element offset of `data_ptr()` into it, so views with storage
+offsets and any strides address the caller's memory exactly as on a GPU.
+Scalars travel as i64 words (floats as their bit patterns).
+
+`ViewCache` keeps the imported buffer views of a device.  A cached view owns
+nothing: it names an address range, and its key is that same range (storage
+address, byte length, element type), so a hit is exactly the caller's live
+memory, whatever object owns it now.  Nothing is kept alive and a freed and
+reused address can only ever be seen through a view of the new storage.
 """
 from __future__ import annotations
 
+import ctypes
 import struct
+import threading
 import warnings
 
 import torch
@@ -142,3 +150,83 @@ def scalar_word(v, triton_type: str, name: str, kernel: str) -> int:
     if not -(1 << 63) <= iv < (1 << 64):
         raise ArgumentError(f"{kernel}: argument `{name}` = {iv} does not fit in 64 bits")
     return iv
+
+
+class ViewCache:
+    """Buffer views of one IREE device over host storage, imported once per address range.
+
+    `lookup(key)` is the launch fast path; `bind(t, ...)` checks and imports on a miss
+    and returns `(view, element offset, keep)`, where `keep` must outlive the launch.
+    """
+    SIZE = 1024   # entries are ~100 bytes of Python objects; the memory is never pinned
+
+    def __init__(self, device):
+        self.device = device
+        self.views = {}
+        self.lookup = self.views.get
+        self._etypes = {}
+        self._usage = None
+        self._lock = threading.Lock()
+
+    def bind(self, t: torch.Tensor, name: str, kernel: str, triton_type: str):
+        """Check `t` (unwrapped), import its storage, and cache the view when a later hit can
+        recompute the offset as `storage_offset() + pre` (the kernel's element size)."""
+        want = TORCH_DTYPES.get(triton_type.lstrip("*"))
+        key = None
+        if want is not None and t.element_size() == want.itemsize:
+            s = t.untyped_storage()
+            key = (s.data_ptr(), s.nbytes(), want)
+            hit = self.views.get(key)
+            if hit is not None:
+                return hit[0], t.storage_offset() + hit[1], None
+        flat, off = storage_view(t, name, kernel, triton_type)
+        etype = self._etype(flat.dtype)
+        if etype is None or flat.numel() == 0:
+            # no HAL element type to name (or nothing to name): DLPack import owning `flat`
+            view = self.device.from_dlpack_capsule(torch.utils.dlpack.to_dlpack(flat))
+            return view, off, flat
+        view = self._import(flat.data_ptr(), flat.numel(), flat.element_size(), etype)
+        if key is not None:
+            views = self.views
+            if len(views) >= self.SIZE:
+                with self._lock:
+                    for k in list(views)[:self.SIZE // 4]:   # oldest first
+                        views.pop(k, None)
+            views[key] = (view, off - t.storage_offset())
+        return view, off, None
+
+    def _import(self, addr: int, n: int, item: int, etype):
+        import iree.runtime as rt
+        if self._usage is None:
+            probe = self.device.from_dlpack_capsule(torch.utils.dlpack.to_dlpack(torch.zeros(16)))
+            buf = probe.get_buffer()
+            self._usage = (buf.memory_type(), buf.allowed_usage())
+        # a ctypes array over the range: IREE keeps it (not the storage) alive with the buffer
+        raw = (ctypes.c_char * (n * item)).from_address(addr)
+        buf = self.device.allocator.import_host_allocation(raw, *self._usage)
+        return rt.HalBufferView(buf, [n], etype)
+
+    def _etype(self, dtype: torch.dtype):
+        """The HAL element type DLPack gives `dtype` (fp8 has no DLPack code: named directly)."""
+        e = self._etypes.get(dtype, False)
+        if e is False:
+            import iree.runtime as rt
+            try:
+                e = self.device.from_dlpack_capsule(
+                    torch.utils.dlpack.to_dlpack(torch.zeros(1, dtype=dtype))).element_type
+            except (ValueError, RuntimeError, TypeError, BufferError):
+                e = {torch.float8_e4m3fn: rt.HalElementType.FLOAT_8_E4M3_FN,
+                     torch.float8_e5m2: rt.HalElementType.FLOAT_8_E5M2}.get(dtype)
+            self._etypes[dtype] = e
+        return e
+
+
+_caches = {}
+
+
+def view_cache(device) -> ViewCache:
+    """The `ViewCache` of an IREE device (one per process and device)."""
+    c = _caches.get(id(device))
+    if c is None or c.device is not device:
+        c = _caches[id(device)] = ViewCache(device)
+    return c

@@ -1,18 +1,19 @@
 """Launch a compiled kernel on torch CPU tensors through `iree.runtime`.
 
 `LoadedModule` is a `.vmfb` loaded into a VM context on the shared device.
-`Launcher` binds runtime arguments (one DLPack import per pointer), fills a
-`VmVariantList` and calls `VmContext.invoke` on the host function, which
-waits for the dispatch.  No IR is touched and nothing is copied.
+`Launcher` binds runtime arguments (one cached zero-copy import per storage),
+fills a `VmVariantList` and calls `VmContext.invoke` on the host function,
+which waits for the dispatch.  No IR is touched and nothing is copied.
 """
 from __future__ import annotations
 
 import os
+import struct
 
 import torch
 
 from ..lowering.abi import KernelAbi
-from .binding import check_tensor, scalar_word, storage_view, unwrap
+from .binding import _SIGNLESS, _SUPPORTED, TORCH_DTYPES, check_tensor, scalar_word, unwrap, view_cache
 from .device import get_config
 from .errors import ArgumentError
 from .status import check_status, new_status
@@ -28,13 +29,14 @@ class LoadedModule:
     def __init__(self, vmfb: bytes, host_function: str = "launch", driver: str = None):
         import iree.runtime as rt
         self._vmfb, self._host_function = vmfb, host_function
-        self._inline = None
+        self._inline = None   # read directly by the warm path
         config = get_config(driver) if driver else get_config()
         self.device = config.device
         self.vm_module = rt.VmModule.copy_buffer(config.vm_instance, vmfb)
         hal = rt.create_hal_module(config.vm_instance, config.device)
         self.context = rt.VmContext(config.vm_instance, modules=[hal, self.vm_module])
         self.function = self.vm_module.lookup_function(host_function)
+        self.views = view_cache(self.device)
 
     def inline(self) -> "LoadedModule":
         """The same module on local-sync: a one-program grid runs on the calling
@@ -45,7 +47,12 @@ class LoadedModule:
 
 
 class Launcher:
-    """Calls a loaded kernel with `(grid, *runtime_args)`; constexprs are not passed."""
+    """Calls a loaded kernel with `(grid, *runtime_args)`; constexprs are not passed.
+
+    Per launch it does only what the arguments force: a repeated launch (the same
+    tensors' storages, scalars and grid) reuses its filled argument list, and a new
+    tensor costs one import the first time its storage is seen (see `ViewCache`).
+    """
 
     def __init__(self, abi: KernelAbi, module: LoadedModule = None, vmfb: bytes = None):
         import iree.runtime as rt
@@ -53,12 +60,41 @@ class Launcher:
         self.abi = abi
         self.module = module if module is not None else LoadedModule(vmfb, abi.host_function)
         self._params = abi.user_params
+        self._has_status = abi.has_status
+        self._lists = {}   # launch key -> (argument list, result list, module, views)
+        self._warm = _warm_path(self, self._params) if not self._has_status else _cold
 
     def __call__(self, grid, *args):
-        self.run(self.module, grid, args)
+        self.run(self.module, (*grid, 1, 1)[:3], args)
 
     def run(self, module: LoadedModule, grid, args):
-        """Bind `args` (runtime parameters in order) and dispatch `grid` programs."""
+        """Bind `args` (runtime parameters in order) and dispatch `grid` (gx, gy, gz) programs."""
+        gx, gy, gz = grid
+        if not self._warm(module, gx, gy, gz, args):
+            self._run_general(module, grid, args)
+
+    def _cached_lists(self, key, module, views, words):
+        """The filled (argument, result) lists of launch `key`, taken out of the cache: a list
+        is used by one thread at a time.  `_warm` puts it back after the call."""
+        entry = self._lists.pop(key, None)
+        if entry is None:
+            rt = self._rt
+            lst = rt.VmVariantList(len(views) + len(words))
+            for v in views:
+                lst.push_ref(v)
+            for w in words:
+                lst.push_int(int(w))
+            # holds the module and views: the ids in `key` stay theirs while the entry lives
+            entry = (lst, rt.VmVariantList(0), module, views)
+        return entry
+
+    def _put_back(self, key, entry):
+        lists = self._lists
+        if len(lists) >= 8:
+            lists.clear()
+        lists[key] = entry
+
+    def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
         params = self._params
         if len(args) != len(params):
@@ -71,9 +107,9 @@ class Launcher:
         if g == (1, 1, 1) and INLINE_SINGLE_PROGRAM:
             module = module.inline()
         rt = self._rt
-        device = module.device
+        cache = module.views
         status = None
-        if self.abi.has_status:
+        if self._has_status:
             status = new_status(self.abi)
             args = (*args, status)
             params = self.abi.params
@@ -82,10 +118,10 @@ class Launcher:
             if p.kind == "ptr":
                 t = unwrap(a)
                 check_tensor(t, p.name, p.triton_type, name, reinterpreted=t is not a)
-                flat, off = storage_view(t, p.name, name, p.triton_type)
-                keep.append(flat)
-                views.append(device.from_dlpack_capsule(torch.utils.dlpack.to_dlpack(flat)))
+                view, off, owner = cache.bind(t, p.name, name, p.triton_type)
+                views.append(view)
                 offsets.append(off)
+                keep.append(owner)
             else:
                 scalars.append(scalar_word(a, p.triton_type, p.name, name))
         arg_list = rt.VmVariantList(len(views) + len(offsets) + len(scalars) + 3)
@@ -96,3 +132,97 @@ class Launcher:
         module.context.invoke(module.function, arg_list, rt.VmVariantList(0))
         if status is not None:
             check_status(self.abi, status, args)
+
+
+def _cold(module, gx, gy, gz, args) -> bool:
+    return False
+
+
+def _warm_path(launcher, params):
+    """A function `(module, gx, gy, gz, args) -> bool` that launches when every pointer's
+    storage is already imported on the module's device and every scalar is a plain int or
+    float, and returns False (having done nothing) otherwise: the general path then checks,
+    imports and raises.  Generated per kernel so the per-argument work is straight-line code.
+    """
+    n = len(params)
+    env = {"Tensor": torch.Tensor, "fast_word": _fast_word, "INLINE": INLINE_SINGLE_PROGRAM,
+           "lists": launcher._cached_lists, "put_back": launcher._put_back, "I64_MIN": _I64_MIN,
+           "I64_END": _I64_END}
+    lines = [f"def warm(module, gx, gy, gz, args):",
+             f"    if len(args) != {n}:",
+             f"        return False",
+             f"    if gx == 1 and gy == 1 and gz == 1 and INLINE:",
+             f"        module = module._inline or module.inline()",
+             f"    elif gx <= 0 or gy <= 0 or gz <= 0:",
+             f"        return True",
+             f"    lookup = module.views.lookup"]
+    if n:
+        lines.append(f"    {', '.join(f'a{i}' for i in range(n))}, = args")
+    views, words = [], []
+    for i, p in enumerate(params):
+        if p.kind == "ptr":
+            want = TORCH_DTYPES.get(p.triton_type.lstrip("*"))
+            if want is None:
+                return _cold
+            env[f"W{i}"], env[f"A{i}"] = want, frozenset(_ACCEPTED[want] & _SUPPORTED)
+            lines += [f"    if type(a{i}) is not Tensor or not a{i}.is_cpu:",
+                      f"        return False",
+                      f"    d = a{i}.dtype",
+                      f"    if d is not W{i} and d not in A{i}:",
+                      f"        return False",
+                      f"    s = a{i}.untyped_storage()",
+                      f"    h{i} = lookup((s.data_ptr(), s.nbytes(), W{i}))",
+                      f"    if h{i} is None:",
+                      f"        return False"]
+            views.append(f"h{i}[0]")
+            words.append(f"a{i}.storage_offset() + h{i}[1]")
+        elif p.triton_type in ("i32", "i64", "u32", "i16", "i8", "u8", "u16"):
+            lines += [f"    if type(a{i}) is not int or not I64_MIN <= a{i} < I64_END:",
+                      f"        return False"]
+            words.append(f"a{i}")
+        else:
+            lines += [f"    w{i} = fast_word(a{i}, {p.triton_type!r})",
+                      f"    if w{i} is None:",
+                      f"        return False"]
+            words.append(f"w{i}")
+    words += ["gx", "gy", "gz"]
+    lines += [f"    words = ({', '.join(words)},)",
+              f"    views = ({''.join(v + ', ' for v in views)})",
+              f"    key = (id(module), {''.join(f'id({v}), ' for v in views)}*words)",
+              f"    entry = lists(key, module, views, words)",
+              f"    module.context.invoke(module.function, entry[0], entry[1])",
+              f"    put_back(key, entry)",
+              f"    return True"]
+    exec(compile("\n".join(lines), f"<warm launch of {launcher.abi.name}>", "exec"), env)
+    return env["warm"]
+
+
+# tensor dtypes a kernel dtype binds without a conversion (TTIR integers are signless)
+_ACCEPTED = {want: {want, *(d for d, s in _SIGNLESS.items() if s == want)} for want in TORCH_DTYPES.values()}
+_I64_MIN, _I64_END = -(1 << 63), 1 << 63
+_pack_f32, _unpack_i32 = struct.Struct("<f").pack, struct.Struct("<i").unpack
+_pack_f64, _unpack_i64 = struct.Struct("<d").pack, struct.Struct("<q").unpack
+_FLOATS = ("fp32", "fp16", "bf16")
+
+
+def _fast_word(v, triton_type: str):
+    """`scalar_word` for a plain Python int or float in range, else None (the general
+    path then converts or raises)."""
+    tv = type(v)
+    if triton_type in _FLOATS:
+        if tv is float or tv is int:
+            try:
+                return _unpack_i32(_pack_f32(v))[0]
+            except (OverflowError, struct.error):
+                return None
+        return None
+    if triton_type == "fp64":
+        if tv is float or tv is int:
+            try:
+                return _unpack_i64(_pack_f64(v))[0]
+            except OverflowError:
+                return None
+        return None
+    if tv is int and _I64_MIN <= v < _I64_END:
+        return v
+    return None

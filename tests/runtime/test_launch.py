@@ -1,0 +1,207 @@
+"""The warm launch path: cached imports and argument lists, checked against torch.
+
+A warm `kernel[grid](...)` must not parse, lower, compile or load anything, must
+import a storage once, and must still bind the caller's current memory exactly
+(freed and reused addresses, resized storages, views with offsets) and raise
+typed errors for arguments it cannot take.
+"""
+import gc
+import weakref
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+from turbine_triton.runtime import binding, launch
+from turbine_triton.runtime.errors import ArgumentError
+
+
+@triton.jit
+def add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + tl.load(y_ptr + offs, mask=m), mask=m)
+
+
+@triton.jit
+def axpb_kernel(x_ptr, out_ptr, a, b, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, a * tl.load(x_ptr + offs, mask=m) + b, mask=m)
+
+
+@triton.jit
+def double_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, (tl.load(x_ptr + offs, mask=m).to(tl.float32) * 2).to(out_ptr.dtype.element_ty),
+             mask=m)
+
+
+def _add(x, y, out, block=64):
+    n = out.numel()
+    add_kernel[(triton.cdiv(n, block),)](x, y, out, n, BLOCK=block)
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    """Counts every parse, lowering, compile, module load and storage import."""
+    from turbine_triton.lowering import pipeline
+    from turbine_triton.plugin import stage
+    from turbine_triton.runtime import compile as rcompile
+    calls = {"make_vmfb": 0, "parse_ttir": 0, "compile_kernel": 0, "lower": 0, "compile_mlir": 0,
+             "load": 0, "import": 0}
+
+    def count(owner, name, key):
+        orig = getattr(owner, name)
+
+        def wrapper(*a, **k):
+            calls[key] += 1
+            return orig(*a, **k)
+        monkeypatch.setattr(owner, name, wrapper)
+
+    count(stage, "make_vmfb", "make_vmfb")
+    count(stage, "parse_ttir", "parse_ttir")
+    count(stage, "compile_kernel", "compile_kernel")
+    count(pipeline, "lower", "lower")
+    count(rcompile, "compile_mlir", "compile_mlir")
+    count(launch.LoadedModule, "__init__", "load")
+    count(binding.ViewCache, "_import", "import")
+    return calls
+
+
+def test_warm_launches_do_no_ir_work_and_import_each_storage_once(counting):
+    n = 1000
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    for grid_block in (64, 1024):            # a many-program grid and a one-program (inline) grid
+        _add(x, y, out, grid_block)          # cold: may compile and load
+        torch.testing.assert_close(out, x + y)
+    for k in counting:
+        counting[k] = 0
+    for i in range(20):
+        x.add_(1.0)
+        _add(x, y, out, 64)
+        torch.testing.assert_close(out, x + y)
+        _add(x, y, out, 1024)
+        torch.testing.assert_close(out, x + y)
+    assert counting == dict.fromkeys(counting, 0)
+    # a new tensor costs one import per device (task and inline), never a compile
+    z = torch.randn(n)
+    for _ in range(5):
+        _add(x, z, out, 64)
+        _add(x, z, out, 1024)
+    torch.testing.assert_close(out, x + z)
+    assert counting["import"] == 2
+    assert sum(counting.values()) == 2
+
+
+def test_views_of_one_storage_share_one_import(counting):
+    base = torch.randn(4096)
+    y = torch.randn(64)
+    out = torch.empty(4096)
+    _add(base[:64], y, out[:64])
+    counting["import"] = 0
+    for start in (64, 128, 1000, 4032):
+        _add(base[start:start + 64], y, out[start:start + 64])
+        torch.testing.assert_close(out[start:start + 64], base[start:start + 64] + y)
+    assert counting["import"] == 0
+
+
+def test_freed_and_reused_memory_binds_the_new_storage():
+    n = 777
+    y = torch.randn(n)
+    for _ in range(30):
+        x = torch.randn(n)          # often lands where the previous x was freed
+        out = torch.empty(n)
+        _add(x, y, out)
+        torch.testing.assert_close(out, x + y)
+        del x, out
+
+
+def test_resized_storage_binds_its_new_memory():
+    x = torch.randn(100)
+    y = torch.randn(100)
+    out = torch.empty(100)
+    _add(x, y, out)
+    _add(x, y, out)
+    out.resize_(50000)              # reallocates the same storage object elsewhere
+    x2, y2 = torch.randn(50000), torch.randn(50000)
+    _add(x2, y2, out)
+    torch.testing.assert_close(out, x2 + y2)
+
+
+def test_launches_do_not_keep_tensors_alive():
+    x, y, out = torch.randn(300), torch.randn(300), torch.empty(300)
+    _add(x, y, out)
+    _add(x, y, out)
+    torch.testing.assert_close(out, x + y)
+    refs = [weakref.ref(t.untyped_storage()) for t in (x, y, out)]
+    del x, y, out
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_changing_scalars_and_grid_rebind():
+    x = torch.randn(500)
+    out = torch.empty(500)
+    for a, b, n in [(2.0, 1.0, 500), (-0.5, 3, 500), (2.0, 1.0, 200), (1e30, 0.0, 500), (2.0, 1.0, 500)]:
+        out.fill_(7.0)
+        axpb_kernel[(triton.cdiv(n, 128),)](x, out, a, b, n, BLOCK=128)
+        expected = torch.full((500,), 7.0)
+        expected[:n] = a * x[:n] + b
+        torch.testing.assert_close(out, expected)
+
+
+def test_typed_errors_after_warm_launches():
+    x, y, out = torch.randn(64), torch.randn(64), torch.empty(64)
+    _add(x, y, out)
+    _add(x, y, out)
+    with pytest.raises(ArgumentError, match="meta"):
+        _add(torch.empty(64, device="meta"), y, out)
+    _add(x, y, out)
+    torch.testing.assert_close(out, x + y)
+
+
+@pytest.fixture(scope="module")
+def add_launcher():
+    from turbine_triton.runtime.compile import compile_kernel
+    from turbine_triton.triton_frontend.capture import capture_jit
+    x = torch.randn(64)
+    compiled = compile_kernel(capture_jit(add_kernel, x, x, x, 64, BLOCK=64))
+    return launch.Launcher(compiled.abi, vmfb=compiled.vmfb)
+
+
+def test_launcher_errors_after_warm_launches(add_launcher):
+    run = add_launcher
+    x, y, out = torch.randn(64), torch.randn(64), torch.empty(64)
+    for grid in ((1,), (2,)):
+        run(grid, x, y, out, 64)
+        run(grid, x, y, out, 64)
+        torch.testing.assert_close(out, x + y)
+        with pytest.raises(ArgumentError, match="expected 4 runtime arguments"):
+            run(grid, x, y, out)
+        with pytest.raises(ArgumentError, match="dtype torch.int32"):
+            run(grid, x.view(torch.int32), y, out, 64)
+        with pytest.raises(ArgumentError, match="dtype torch.float64"):
+            run(grid, x, y, out.double(), 64)
+        with pytest.raises(ArgumentError, match="meta"):
+            run(grid, x, y, torch.empty(64, device="meta"), 64)
+        with pytest.raises(ArgumentError, match="expects an integer"):
+            run(grid, x, y, out, 64.5)
+    out.zero_()
+    run((1,), x, y, out, 64)
+    torch.testing.assert_close(out, x + y)
+
+
+def test_signless_and_fp8_tensors_bind():
+    u = torch.randint(0, 100, (64,), dtype=torch.uint8)
+    out = torch.empty(64, dtype=torch.uint8)
+    for _ in range(2):
+        double_kernel[(1,)](u, out, 64, BLOCK=64)
+        torch.testing.assert_close(out, (u.float() * 2).to(torch.uint8))
+    f8 = torch.randn(64).to(torch.float8_e4m3fn)
+    out8 = torch.empty(64, dtype=torch.float8_e4m3fn)
+    for _ in range(2):
+        double_kernel[(1,)](f8, out8, 64, BLOCK=64)
+        torch.testing.assert_close(out8.float(), (f8.float() * 2).to(torch.float8_e4m3fn).float())
