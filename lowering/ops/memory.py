@@ -2,8 +2,9 @@
 
 A pointer is (argument, i64 element offsets).  Loads and stores whose
 offsets are affine with a unit last stride become one masked vector load or
-store per row; every other pointer tensor becomes a masked gather or
-scatter.  Masked-off lanes are never touched, as on a GPU.
+store per row (a plain one when every lane is on); every other pointer
+tensor becomes a masked gather or scatter.  Masked-off lanes are never
+touched, as on a GPU.
 """
 from __future__ import annotations
 
@@ -51,6 +52,33 @@ def _from_memory(ctx, v: ir.Value, pointee) -> ir.Value:
     if _bool_pointee(pointee):
         return arith.cmpi(arith.CmpIPredicate.ne, v, ctx.const(0, v.type))
     return v
+
+
+def _all_on(m: ir.Value) -> ir.Value:
+    return vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.AND, m)
+
+
+# AVX2 masked moves are slow (a vmaskmovps store costs several plain stores on Zen 3: a
+# 16M-element add ran at 0.5x torch), and most masks are all on but at a tensor's end.
+def _masked_load(t, mem, at, m, p) -> ir.Value:
+    """`vector.maskedload`, as a plain load when every lane of `m` is on."""
+    if_op = scf.IfOp(_all_on(m), [t], has_else=True)
+    with ir.InsertionPoint(if_op.then_block):
+        scf.YieldOp([vector.load(t, mem, [at])])
+    with ir.InsertionPoint(if_op.else_block):
+        scf.YieldOp([vector.maskedload(t, mem, [at], m, p)])
+    return if_op.results[0]
+
+
+def _masked_store(mem, at, m, v) -> None:
+    """`vector.maskedstore`, as a plain store when every lane of `m` is on."""
+    if_op = scf.IfOp(_all_on(m), [], has_else=True)
+    with ir.InsertionPoint(if_op.then_block):
+        vector.store(v, mem, [at])
+        scf.YieldOp([])
+    with ir.InsertionPoint(if_op.else_block):
+        vector.maskedstore(mem, [at], m, v)
+        scf.YieldOp([])
 
 
 def _flat(ctx, v: ir.Value, n: int) -> ir.Value:
@@ -120,7 +148,7 @@ def _flat_load(ctx, mem, aff, shape, mask, pas, mt) -> ir.Value:
         if m is None:
             part = vector.load(part_t, mem, [at])
         else:
-            part = vector.maskedload(part_t, mem, [at], _slice1d(m, start, size), _slice1d(p, start, size))
+            part = _masked_load(part_t, mem, at, _slice1d(m, start, size), _slice1d(p, start, size))
         out = part if size == n else vector.insert_strided_slice(part, out, [start], [1])
     return vector.shape_cast(mt, out)
 
@@ -142,7 +170,7 @@ def _row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
         else:
             m = vector.extract(mask, [], list(idx)) if idx else mask
             p = vector.extract(pas, [], list(idx)) if idx else pas
-            row = vector.maskedload(row_t, mem, [start], m, p)
+            row = _masked_load(row_t, mem, start, m, p)
         if not idx:
             return row
         result = vector.insert(row, result if result is not None else pas, [], list(idx))
@@ -231,7 +259,7 @@ def lower_tt_store(ctx, op):
             if m is None:
                 vector.store(_slice1d(v, start, size), mem, [at])
             else:
-                vector.maskedstore(mem, [at], _slice1d(m, start, size), _slice1d(v, start, size))
+                _masked_store(mem, at, _slice1d(m, start, size), _slice1d(v, start, size))
         return
     if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         for idx, start in P.row_starts(ptr.affine, shape):
@@ -241,7 +269,7 @@ def lower_tt_store(ctx, op):
                 vector.store(row, mem, [start])
             else:
                 m = vector.extract(mask, [], list(idx)) if idx else mask
-                vector.maskedstore(mem, [start], m, row)
+                _masked_store(mem, start, m, row)
         return
     n = 1
     for d in shape:
