@@ -73,26 +73,17 @@ class Launcher:
         if not self._warm(module, gx, gy, gz, args):
             self._run_general(module, grid, args)
 
-    def _cached_lists(self, key, module, views, words):
-        """The filled (argument, result) lists of launch `key`, taken out of the cache: a list
-        is used by one thread at a time.  `_warm` puts it back after the call."""
-        entry = self._lists.pop(key, None)
-        if entry is None:
-            rt = self._rt
-            lst = rt.VmVariantList(len(views) + len(words))
-            for v in views:
-                lst.push_ref(v)
-            for w in words:
-                lst.push_int(int(w))
-            # holds the module and views: the ids in `key` stay theirs while the entry lives
-            entry = (lst, rt.VmVariantList(0), module, views)
-        return entry
-
-    def _put_back(self, key, entry):
-        lists = self._lists
-        if len(lists) >= 8:
-            lists.clear()
-        lists[key] = entry
+    def _fill(self, key, module, views):
+        """The (argument, result) lists of launch `key` (module and view ids, then its words)."""
+        rt = self._rt
+        words = key[1 + len(views):]
+        lst = rt.VmVariantList(len(views) + len(words))
+        for v in views:
+            lst.push_ref(v[0])
+        for w in words:
+            lst.push_int(int(w))
+        # holds the module and the cache hits: the ids in `key` stay theirs while it lives
+        return lst, rt.VmVariantList(0), module, views
 
     def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
@@ -146,7 +137,7 @@ def _warm_path(launcher, params):
     """
     n = len(params)
     env = {"Tensor": torch.Tensor, "fast_word": _fast_word, "INLINE": INLINE_SINGLE_PROGRAM,
-           "lists": launcher._cached_lists, "put_back": launcher._put_back, "I64_MIN": _I64_MIN,
+           "lists": launcher._lists, "pop": launcher._lists.pop, "fill": launcher._fill, "I64_MIN": _I64_MIN,
            "I64_END": _I64_END}
     lines = [f"def warm(module, gx, gy, gz, args):",
              f"    if len(args) != {n}:",
@@ -174,7 +165,7 @@ def _warm_path(launcher, params):
                       f"    h{i} = lookup((s.data_ptr(), s.nbytes(), W{i}))",
                       f"    if h{i} is None:",
                       f"        return False"]
-            views.append(f"h{i}[0]")
+            views.append(f"h{i}")
             words.append(f"a{i}.storage_offset() + h{i}[1]")
         elif p.triton_type in ("i32", "i64", "u32", "i16", "i8", "u8", "u16"):
             lines += [f"    if type(a{i}) is not int or not I64_MIN <= a{i} < I64_END:",
@@ -186,12 +177,15 @@ def _warm_path(launcher, params):
                       f"        return False"]
             words.append(f"w{i}")
     words += ["gx", "gy", "gz"]
-    lines += [f"    words = ({', '.join(words)},)",
-              f"    views = ({''.join(v + ', ' for v in views)})",
-              f"    key = (id(module), {''.join(f'id({v}), ' for v in views)}*words)",
-              f"    entry = lists(key, module, views, words)",
+    # a filled list is taken out of the cache while in use (dict.pop is atomic): one thread each
+    lines += [f"    key = (id(module), {''.join(f'id({v}), ' for v in views)}{', '.join(words)})",
+              f"    entry = pop(key, None)",
+              f"    if entry is None:",
+              f"        entry = fill(key, module, ({''.join(v + ', ' for v in views)}))",
               f"    module.context.invoke(module.function, entry[0], entry[1])",
-              f"    put_back(key, entry)",
+              f"    if len(lists) >= 8:",
+              f"        lists.clear()",
+              f"    lists[key] = entry",
               f"    return True"]
     exec(compile("\n".join(lines), f"<warm launch of {launcher.abi.name}>", "exec"), env)
     return env["warm"]

@@ -1,0 +1,50 @@
+"""Launch overhead of a warm one-program kernel: `kernel[(1,)](x, y, n, BLOCK=64)` end to end,
+our launcher alone (what Triton's `JITFunction.run` calls), and Triton's own share (its
+`JITFunction.run` with the compiled kernel's launcher swapped for a no-op).
+
+Run: `python -m pytest bench/test_bench_launch.py --benchmark-enable`.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _inc_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=m) + 1.0, mask=m)
+
+
+@pytest.fixture(scope="module")
+def warm():
+    x, y = torch.randn(64), torch.empty(64)
+    compiled = _inc_kernel[(1,)](x, y, 64, BLOCK=64)
+    torch.testing.assert_close(y, x + 1.0)
+    return compiled, x, y
+
+
+@pytest.mark.parametrize("part", ["end_to_end", "ours", "triton"])
+def test_launch_overhead(benchmark, warm, part):
+    compiled, x, y = warm
+    benchmark.group = "launch kernel[(1,)] 64 fp32"
+    if part == "end_to_end":
+        y.zero_()
+        benchmark(lambda: _inc_kernel[(1,)](x, y, 64, BLOCK=64))
+    elif part == "ours":
+        launcher, function = compiled.run, compiled.function
+        y.zero_()
+        benchmark(lambda: launcher(1, 1, 1, 0, function, None, None, None, None, x, y, 64, 64))
+    else:
+        real = compiled._run
+        compiled._run = lambda *args: None
+        try:
+            benchmark(lambda: _inc_kernel[(1,)](x, y, 64, BLOCK=64))
+        finally:
+            compiled._run = real
+        y.zero_()
+        _inc_kernel[(1,)](x, y, 64, BLOCK=64)
+    torch.testing.assert_close(y, x + 1.0)
