@@ -15,6 +15,7 @@ from ..analysis import pointers as P
 from ..context import Affine, PtrValue
 from ..errors import UnsupportedOp
 from ..registry import lowers
+from . import row_loop
 from .. import types as T
 from ...triton_frontend.ttir import TensorType
 
@@ -113,6 +114,8 @@ def lower_tt_load(ctx, op):
         val = _flat_load(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         val = _row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
+    elif row_loop.wanted(shape, P.is_rowwise_contiguous(ptr.affine, shape), MAX_UNROLLED_ROWS):
+        val = row_loop.load(ctx, mem, ptr, shape, mask, pas, mt, P.is_rowwise_contiguous(ptr.affine, shape))
     else:
         val = _gather(ctx, mem, ptr, shape, mask, pas, mt)
     ctx.bind(op.result, _from_memory(ctx, val, ptr.pointee))
@@ -270,6 +273,10 @@ def lower_tt_store(ctx, op):
             else:
                 m = vector.extract(mask, [], list(idx)) if idx else mask
                 _masked_store(mem, start, m, row)
+        return
+    rowwise = P.is_rowwise_contiguous(ptr.affine, shape)
+    if row_loop.wanted(shape, rowwise, MAX_UNROLLED_ROWS):
+        row_loop.store(ctx, mem, ptr, shape, mask, val, rowwise)
         return
     n = 1
     for d in shape:
