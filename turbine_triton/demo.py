@@ -70,7 +70,9 @@ def layernorm_kernel(x_ptr, w_ptr, b_ptr, out_ptr, row_stride, n_cols, eps,
 @triton.jit
 def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
                   stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
-                  BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+                  BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, EVEN: tl.constexpr = False):
+    # EVEN: M, N and K are multiples of the block, so no load or store needs a mask
+    # (masked tile loads cost as much as a third of the time here).
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     rows = pid_m * BM + tl.arange(0, BM)
@@ -79,19 +81,25 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
     acc = tl.zeros((BM, BN), dtype=tl.float32)
     for k0 in range(0, K, BK):
         kk = k0 + ks
-        a = tl.load(a_ptr + rows[:, None] * stride_am + kk[None, :] * stride_ak,
-                    mask=(rows[:, None] < M) & (kk[None, :] < K), other=0.0)
-        b = tl.load(b_ptr + kk[:, None] * stride_bk + cols[None, :] * stride_bn,
-                    mask=(kk[:, None] < K) & (cols[None, :] < N), other=0.0)
+        a_ptrs = a_ptr + rows[:, None] * stride_am + kk[None, :] * stride_ak
+        b_ptrs = b_ptr + kk[:, None] * stride_bk + cols[None, :] * stride_bn
+        if EVEN:
+            a = tl.load(a_ptrs)
+            b = tl.load(b_ptrs)
+        else:
+            a = tl.load(a_ptrs, mask=(rows[:, None] < M) & (kk[None, :] < K), other=0.0)
+            b = tl.load(b_ptrs, mask=(kk[:, None] < K) & (cols[None, :] < N), other=0.0)
         acc += tl.dot(a, b)
-    tl.store(c_ptr + rows[:, None] * stride_cm + cols[None, :] * stride_cn,
-             acc.to(c_ptr.dtype.element_ty),
-             mask=(rows[:, None] < M) & (cols[None, :] < N))
+    c_ptrs = c_ptr + rows[:, None] * stride_cm + cols[None, :] * stride_cn
+    if EVEN:
+        tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty))
+    else:
+        tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=(rows[:, None] < M) & (cols[None, :] < N))
 
 
 # Tile sizes for the host wrappers; chosen for the CPU, not a GPU.
 LN_BLOCK = 1024
-MM_BM, MM_BN, MM_BK = 32, 64, 32
+MM_BM, MM_BN, MM_BK = 64, 128, 32
 
 
 def add(x, y, out, BLOCK=1024):
@@ -122,8 +130,9 @@ def matmul(a, b, out):
     M, K = a.shape
     _, N = b.shape
     grid = (triton.cdiv(M, MM_BM), triton.cdiv(N, MM_BN))
+    even = M % MM_BM == 0 and N % MM_BN == 0 and K % MM_BK == 0
     matmul_kernel[grid](a, b, out, M, N, K,
                         a.stride(0), a.stride(1), b.stride(0), b.stride(1),
                         out.stride(0), out.stride(1),
-                        BM=MM_BM, BN=MM_BN, BK=MM_BK)
+                        BM=MM_BM, BN=MM_BN, BK=MM_BK, EVEN=even)
     return out
