@@ -32,7 +32,8 @@ def wanted(shape, rowwise: bool, rows_limit: int) -> bool:
     return n >= MIN_LANES and (not rowwise or rows > rows_limit)
 
 
-def _buffer(ctx, shape, elem: ir.Type, role: str) -> ir.Value:
+def buffer(ctx, shape, elem: ir.Type, role: str) -> ir.Value:
+    """A stack buffer of `shape` for `role`, allocated once per kernel at its entry."""
     cache = ctx.__dict__.setdefault("_row_loop_buffers", {})
     key = (tuple(shape), str(elem), role)
     if key not in cache:
@@ -47,20 +48,22 @@ def _stage(ctx, v: ir.Value, role: str) -> ir.Value:
     if T.bitwidth(el) == 1:  # i1 vectors are bit-packed in memory; keep one byte per lane
         el = ir.IntegerType.get_signless(8)
         v = arith.extui(ir.VectorType.get(list(shape), el), v)
-    buf = _buffer(ctx, shape, el, role)
-    _write_all(v, buf)
+    buf = buffer(ctx, shape, el, role)
+    write_all(v, buf)
     return buf
 
 
 # n-D vector.load/store do not lower to LLVM in IREE's CPU pipeline; n-D transfers do (row by row).
-def _write_all(v: ir.Value, buf: ir.Value) -> None:
+def write_all(v: ir.Value, buf: ir.Value) -> None:
+    """Store an n-D vector into a buffer of its shape."""
     rank = len(T.shape(v.type))
     c0 = arith.constant(ir.IndexType.get(), 0)
     ident = ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))
     vector.transfer_write(None, v, buf, [c0] * rank, ident, [True] * rank)
 
 
-def _read_all(t: ir.Type, buf: ir.Value, ctx) -> ir.Value:
+def read_all(t: ir.Type, buf: ir.Value, ctx) -> ir.Value:
+    """Load a buffer of `t`'s shape as one n-D vector."""
     rank = len(T.shape(t))
     c0 = arith.constant(ir.IndexType.get(), 0)
     ident = ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))
@@ -72,7 +75,7 @@ def _pieces(shape):
     return width, shape[-1] // width
 
 
-def _loop(shape, body):
+def for_each_piece(shape, body):
     """Run body(row index, piece start, width) for every piece of every row, in one scf.for."""
     idx_t = ir.IndexType.get()
     lead = list(shape[:-1])
@@ -108,10 +111,10 @@ def load(ctx, mem, ptr, shape, mask, pas, mt, rowwise: bool) -> ir.Value:
     """A tile load as a loop (see the module docstring)."""
     from .memory import _masked_load
     elem = T.element(mt)
-    res = _buffer(ctx, shape, elem, "value")
+    res = buffer(ctx, shape, elem, "value")
     c0 = arith.constant(ir.IndexType.get(), 0)
     if mask is not None:
-        _write_all(pas, res)
+        write_all(pas, res)
     mbuf = _stage(ctx, mask, "mask") if mask is not None else None
     obuf = None if rowwise else _stage(ctx, ptr.offset, "offset")
 
@@ -132,8 +135,8 @@ def load(ctx, mem, ptr, shape, mask, pas, mt, rowwise: bool) -> ir.Value:
             p = vector.load(t, res, at) if m is not None else ctx.const(0, t)
             row = vector.gather(t, mem, [c0], offs, on, p)
         vector.store(row, res, at)
-    _loop(shape, body)
-    return _read_all(mt, res, ctx)
+    for_each_piece(shape, body)
+    return read_all(mt, res, ctx)
 
 
 def store(ctx, mem, ptr, shape, mask, val, rowwise: bool) -> None:
@@ -163,4 +166,4 @@ def store(ctx, mem, ptr, shape, mask, val, rowwise: bool) -> None:
             offs = ctx.index(vector.load(ot, obuf, at))
             on = m if m is not None else ctx.const(1, ir.VectorType.get([width], ir.IntegerType.get_signless(1)))
             vector.scatter(None, mem, [c0], offs, on, v)
-    _loop(shape, body)
+    for_each_piece(shape, body)

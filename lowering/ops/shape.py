@@ -5,12 +5,14 @@ their argument and reshape their offset vector; affine forms follow along.
 """
 from __future__ import annotations
 
+import numpy as np
 from iree.compiler import ir
 from iree.compiler.dialects import arith, vector
 
 from ..analysis import pointers as P
 from ..context import PtrValue
 from ..registry import lowers
+from . import row_loop
 from .. import types as T
 from ...triton_frontend.ttir import shape_of
 
@@ -101,8 +103,10 @@ def _permute(ctx, v: ir.Value, rt: ir.Type, order) -> ir.Value:
     shape = T.shape(v.type)
     if len(shape) <= 2 or all(shape[d] == 1 for d in range(len(shape)) if order[d] != d):
         return vector.transpose(rt, v, order)
-    from .memory import _slice1d, _slices
     n = int(np.prod(shape))
+    if n >= row_loop.MIN_LANES:
+        return _permute_loop(ctx, v, rt, order)
+    from .memory import _slice1d, _slices
     elem = T.element(v.type)
     with ctx.entry_ip, ir.Location.unknown():
         buf = memref.alloca(ir.MemRefType.get([n], elem), [], [])
@@ -216,3 +220,37 @@ def lower_tt_unsplat(ctx, op):
     """The one element of a single-element tensor, as a scalar."""
     x = ctx.get(op.operands[0])
     ctx.bind(op.result, vector.extract(x, [], [0] * len(T.shape(x.type))))
+
+
+def _permute_loop(ctx, v: ir.Value, rt: ir.Type, order) -> ir.Value:
+    """Big permutes: the source goes to the stack, and a loop gathers each 64-lane piece of each output row."""
+    from iree.compiler.dialects import memref
+    shape, out_shape = list(T.shape(v.type)), list(T.shape(rt))
+    elem = T.element(v.type)
+    n = 1
+    for d in shape:
+        n *= d
+    src = row_loop.buffer(ctx, shape, elem, "permute-in")
+    row_loop.write_all(v, src)
+    flat = memref.collapse_shape(ir.MemRefType.get([n], elem), src, [list(range(len(shape)))])
+    out = row_loop.buffer(ctx, out_shape, elem, "permute-out")
+    strides = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        strides[d] = strides[d + 1] * shape[d + 1]
+    src_stride = [strides[order[d]] for d in range(len(shape))]   # per output dim
+    idx_t = ir.IndexType.get()
+
+    def body(idx, piece, width):
+        base = arith.muli(piece, arith.constant(idx_t, src_stride[-1]))
+        for i, st in zip(idx, src_stride[:-1]):
+            base = arith.addi(base, arith.muli(i, arith.constant(idx_t, st)))
+        vt = ir.VectorType.get([width], idx_t)
+        lanes = arith.constant(vt, ir.DenseElementsAttr.get(
+            np.arange(width, dtype="int64") * src_stride[-1], type=vt))
+        offs = arith.addi(vector.broadcast(vt, base), lanes)
+        on = ctx.const(1, ir.VectorType.get([width], ir.IntegerType.get_signless(1)))
+        pt = ir.VectorType.get([width], elem)
+        c0 = arith.constant(idx_t, 0)
+        vector.store(vector.gather(pt, flat, [c0], offs, on, ctx.const(0, pt)), out, idx + [piece])
+    row_loop.for_each_piece(out_shape, body)
+    return row_loop.read_all(rt, out, ctx)

@@ -48,3 +48,24 @@ def test_big_gather_by_index():
     y = torch.zeros(R, C)
     gather_rows_kernel[(1,)](x, idx, y, R=R, C=C)
     torch.testing.assert_close(y, x[idx.long()])
+
+
+@triton.jit
+def permute5d_kernel(x_ptr, y_ptr, s_ptr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr, D3: tl.constexpr,
+                     D4: tl.constexpr):
+    idx = tl.arange(0, D0 * D1 * D2 * D3 * D4).reshape(D0, D1, D2, D3, D4)
+    v = tl.permute(tl.load(x_ptr + idx), [2, 1, 0, 4, 3])
+    tl.store(y_ptr + tl.arange(0, D0 * D1 * D2 * D3 * D4).reshape(v.shape), v)
+    r = tl.sum(tl.sum(v, 3), 1)
+    tl.store(s_ptr + tl.arange(0, r.shape[0] * r.shape[1] * r.shape[2]).reshape(r.shape), r)
+
+
+def test_big_5d_permute_then_reductions():
+    shape = (4, 8, 8, 2, 4)                                # 2048 lanes: the looped permute
+    x = torch.randint(-1000, 1000, shape, dtype=torch.int32)
+    y = torch.empty(x.numel(), dtype=torch.int32)
+    ref = x.permute(2, 1, 0, 4, 3)
+    s = torch.empty(ref.sum(3).sum(1).numel(), dtype=torch.int32)
+    permute5d_kernel[(1,)](x, y, s, *shape)
+    assert torch.equal(y, ref.reshape(-1))
+    assert torch.equal(s, ref.sum(3).sum(1).reshape(-1))
