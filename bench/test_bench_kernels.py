@@ -17,6 +17,7 @@ R, C = S.rows
 KERNELS = {
     "add": lambda: bw.add_case(S.add_n, 1024),
     "add-block8192": lambda: bw.add_case(S.add_n, 8192),
+    "add-autotuned": lambda: bw.add_case(S.add_n, None),
     "softmax": lambda: bw.softmax_case(R, C),
     "layernorm": lambda: bw.layernorm_case(R, C),
     "rmsnorm": lambda: bw.rmsnorm_case(R, C),

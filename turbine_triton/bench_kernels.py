@@ -1,4 +1,4 @@
-"""Benchmark-only Triton kernels (RMS norm, flash attention, an FMA probe) and their wrappers.
+"""Benchmark-only Triton kernels (RMS norm, flash attention, an FMA probe, an autotuned add) and their wrappers.
 
 The demo kernels (add, softmax, layernorm, matmul) live in `turbine_triton.demo`;
 `turbine_triton.bench_workloads` combines both into timed workloads.  Every
@@ -10,6 +10,23 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+
+
+# The demo's add as a Triton user would tune it: the autotuner picks BLOCK per size.  Bigger
+# programs stream longer runs per worker (IREE hands out workgroups 8 at a time).
+@triton.autotune(configs=[triton.Config({"BLOCK": b}) for b in (1024, 4096, 8192, 16384)], key=["n"])
+@triton.jit
+def add_tuned_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=mask) + tl.load(y_ptr + offs, mask=mask), mask=mask)
+
+
+def add_tuned(x, y, out):
+    """`out = x + y` on 1-D contiguous tensors with an autotuned BLOCK."""
+    n = out.numel()
+    add_tuned_kernel[lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](x, y, out, n)
+    return out
 
 
 @triton.jit

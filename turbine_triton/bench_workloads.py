@@ -102,17 +102,19 @@ def _interp_case(name, shape, flops, nbytes, metric, ours: Fn, interp: Fn, ref: 
 
 # --- hand-written kernels --------------------------------------------------------------------
 
-def add_case(n: int, block: int = 1024, interp_n: Optional[int] = None) -> Case:
-    """Vector add of two fp32 vectors."""
+def add_case(n: int, block: Optional[int] = 1024, interp_n: Optional[int] = None) -> Case:
+    """Vector add of two fp32 vectors; `block=None` lets `triton.autotune` pick BLOCK."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(n, generator=g), torch.randn(n, generator=g)
     ours_out, eager_out, ind_out = torch.empty(n), torch.empty(n), torch.empty(n)
+    ours = (lambda: bk.add_tuned(x, y, ours_out)) if block is None else \
+        (lambda: demo.add(x, y, ours_out, BLOCK=block))
     return Case("add", f"{count_name(n)} fp32", "kernel", n, 12 * n, "GB/s", {
-        "ours": lambda: (lambda: demo.add(x, y, ours_out, BLOCK=block)),
+        "ours": lambda: ours,
         "eager": lambda: (lambda: torch.add(x, y, out=eager_out)),
         "inductor_cpp": lambda: _inductor(_add_out, x, y, ind_out),
     }, lambda: x + y, {}, (lambda: add_interp_case(interp_n, block)) if interp_n else None,
-        note="" if block == 1024 else f"BLOCK={block}")
+        note="" if block == 1024 else "autotuned BLOCK" if block is None else f"BLOCK={block}")
 
 
 def _add_out(x, y, out):
