@@ -139,6 +139,22 @@ def int8_dot_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl
     tl.store(c_ptr + tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :], tl.dot(a, b))
 
 
+@triton.jit
+def f16_acc_dot_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    a = tl.load(a_ptr + tl.arange(0, M)[:, None] * K + tl.arange(0, K)[None, :])
+    b = tl.load(b_ptr + tl.arange(0, K)[:, None] * N + tl.arange(0, N)[None, :])
+    tl.store(c_ptr + tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :], tl.dot(a, b, out_dtype=tl.float16))
+
+
+def test_f16_accumulator_dot_rounds_once():
+    """An f16 accumulator sums in f32 and rounds at the end (as MMA units do), not after every step."""
+    a, b = torch.randn(16, 256).half(), torch.randn(256, 16).half()
+    c = torch.empty(16, 16, dtype=torch.float16)
+    f16_acc_dot_kernel[(1,)](a, b, c, M=16, N=16, K=256)
+    ref = (a.double() @ b.double()).half()
+    torch.testing.assert_close(c, ref, atol=1e-2, rtol=2e-3)
+
+
 def test_int8_dot_accumulates_in_int32():
     a = torch.randint(-128, 128, (16, 64), dtype=torch.int8)
     b = torch.randint(-128, 128, (64, 16), dtype=torch.int8)
