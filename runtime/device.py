@@ -10,7 +10,7 @@ _lock = threading.Lock()
 # Stack a kernel may allocate (the compiler's limit), and each worker's stack: as big as a main
 # thread's, because LLVM also spills whole-tile vectors there (a grid_sampler kernel overflowed
 # IREE's 128 KiB default); untouched stack pages cost nothing.
-STACK_LIMIT = 512 * 1024
+STACK_LIMIT = 1024 * 1024
 WORKER_STACK = 8 * 1024 * 1024
 
 
