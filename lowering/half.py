@@ -41,15 +41,17 @@ def _i32(v: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
+def _bit_types(shape):
+    """i16, i32 and f32 vector types of `shape`, and an i32 splat-constant maker."""
+    t32 = ir.VectorType.get(shape, ir.IntegerType.get_signless(32))
+    return (ir.VectorType.get(shape, ir.IntegerType.get_signless(16)), t32,
+            ir.VectorType.get(shape, ir.F32Type.get()), lambda v: _splat(_i32(v), t32))
+
+
 def f16_to_f32(x: ir.Value) -> ir.Value:
     """Exact f16 -> f32 with integer ops (subnormals, inf and NaN included)."""
     shape = T.shape(x.type)
-    t16 = ir.VectorType.get(shape, ir.IntegerType.get_signless(16))
-    t32 = ir.VectorType.get(shape, ir.IntegerType.get_signless(32))
-    tf = ir.VectorType.get(shape, ir.F32Type.get())
-
-    def c(v):
-        return _splat(_i32(v), t32)
+    t16, t32, tf, c = _bit_types(shape)
     h = arith.extui(t32, arith.bitcast(t16, x))
     sign = arith.shli(arith.andi(h, c(0x8000)), c(16))
     o = arith.shli(arith.andi(h, c(0x7FFF)), c(13))
@@ -68,12 +70,7 @@ def f16_to_f32(x: ir.Value) -> ir.Value:
 def f32_to_f16(x: ir.Value) -> ir.Value:
     """f32 -> f16 rounding to nearest even, with integer ops (overflow to inf, NaN kept)."""
     shape = T.shape(x.type)
-    t16 = ir.VectorType.get(shape, ir.IntegerType.get_signless(16))
-    t32 = ir.VectorType.get(shape, ir.IntegerType.get_signless(32))
-    tf = ir.VectorType.get(shape, ir.F32Type.get())
-
-    def c(v):
-        return _splat(_i32(v), t32)
+    t16, t32, tf, c = _bit_types(shape)
     bits = arith.bitcast(t32, x)
     sign = arith.andi(bits, c(0x80000000))
     a = arith.xori(bits, sign)

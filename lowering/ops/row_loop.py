@@ -107,6 +107,14 @@ def _row_start(aff, idx, piece) -> ir.Value:
     return arith.index_cast(ir.IndexType.get(), off)
 
 
+def _mask_piece(ctx, mbuf, at, width):
+    """The staged mask's piece at `at` as i1 lanes (None without a mask)."""
+    if mbuf is None:
+        return None
+    bt = ir.VectorType.get([width], ir.IntegerType.get_signless(8))
+    return arith.cmpi(arith.CmpIPredicate.ne, vector.load(bt, mbuf, at), ctx.const(0, bt))
+
+
 def load(ctx, mem, ptr, shape, mask, pas, mt, rowwise: bool) -> ir.Value:
     """A tile load as a loop (see the module docstring)."""
     from .memory import _masked_load
@@ -121,10 +129,7 @@ def load(ctx, mem, ptr, shape, mask, pas, mt, rowwise: bool) -> ir.Value:
     def body(idx, piece, width):
         at = idx + [piece]
         t = ir.VectorType.get([width], elem)
-        m = None
-        if mbuf is not None:
-            bt = ir.VectorType.get([width], ir.IntegerType.get_signless(8))
-            m = arith.cmpi(arith.CmpIPredicate.ne, vector.load(bt, mbuf, at), ctx.const(0, bt))
+        m = _mask_piece(ctx, mbuf, at, width)
         if rowwise:
             start = _row_start(ptr.affine, idx, piece)
             row = vector.load(t, mem, [start]) if m is None else _masked_load(t, mem, start, m, vector.load(t, res, at))
@@ -151,10 +156,7 @@ def store(ctx, mem, ptr, shape, mask, val, rowwise: bool) -> None:
     def body(idx, piece, width):
         at = idx + [piece]
         v = vector.load(ir.VectorType.get([width], elem), vbuf, at)
-        m = None
-        if mbuf is not None:
-            bt = ir.VectorType.get([width], ir.IntegerType.get_signless(8))
-            m = arith.cmpi(arith.CmpIPredicate.ne, vector.load(bt, mbuf, at), ctx.const(0, bt))
+        m = _mask_piece(ctx, mbuf, at, width)
         if rowwise:
             start = _row_start(ptr.affine, idx, piece)
             if m is None:
