@@ -59,6 +59,7 @@ class LoweringContext:
         self.functions = {}         # name -> parsed tt.func, for inlining tt.call
         self.chunk = None           # (lane offset i32, lanes) when lowering in chunks
         self.promote_bf16 = False   # see bf16_in_f32
+        self.mask_hints = {}        # lowered mask vector -> scalar i1 "all lanes on" (analysis/masks.py)
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):

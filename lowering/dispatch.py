@@ -22,6 +22,7 @@ from .context import LoweringContext, PtrValue, to_location
 from .half import legalize_f16
 from .ops.control_flow import create_extra_blocks, lower_extra_blocks
 from .analysis.chunking import chunk_plan
+from .chunked import lower_chunked
 from .walk import lower_block
 
 EXECUTABLE = "triton_exe"
@@ -188,9 +189,9 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
         lctx.ptr_arg_order = ptr_args
         lctx.arg_names = [a.value.name.lstrip("%") for a in fn.args]
         create_extra_blocks(lctx, fn, f.body)
-        block_size = chunk_plan(fn) if _chunking_enabled() else None
-        if block_size:
-            _lower_chunked(lctx, fn, block_size)
+        plan = chunk_plan(fn) if _chunking_enabled() else None
+        if plan is not None:
+            lower_chunked(lctx, plan)
         else:
             lower_block(lctx, fn.body)
     lower_extra_blocks(lctx, fn, f.body)
@@ -205,23 +206,6 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
 def _chunking_enabled() -> bool:
     import os
     return os.environ.get("TURBINE_TRITON_CHUNKING", "1") != "0"
-
-
-def _lower_chunked(lctx: LoweringContext, fn: Function, block_size: int):
-    """Scalar ops once, then the tensor ops in a loop over CHUNK-lane slices of the block."""
-    from iree.compiler.dialects import scf
-    from .analysis.chunking import CHUNK, split_ops
-    from ..triton_frontend.ttir import Block
-    scalar_ops, tensor_ops = split_ops(fn)
-    lower_block(lctx, Block(ops=scalar_ops))
-    i32 = ir.IntegerType.get_signless(32)
-    loop = scf.ForOp(arith.constant(i32, 0), arith.constant(i32, block_size), arith.constant(i32, CHUNK))
-    with ir.InsertionPoint(loop.body):
-        lctx.chunk = (loop.induction_variable, CHUNK)
-        lower_block(lctx, Block(ops=tensor_ops))
-        scf.YieldOp([])
-    lctx.chunk = None
-    func.ReturnOp([])
 
 
 def _build_host(fn: Function, abi: KernelAbi, written_args: set, executable: str):

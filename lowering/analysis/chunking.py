@@ -1,18 +1,32 @@
-"""Which kernels can run their tensor code in register-sized chunks.
+"""Which kernels can run their tensor code in register-sized chunks, and in what stages.
 
 A Triton block is a logical shape, not a register: `vector<1024xf32>` ops
-straight from the tile make LLVM keep whole tiles live and spill.  A kernel
-whose tensors are all 1-D of one size B and whose tensor ops are elementwise
-(loads, stores, index math, casts, selects, math) computes every lane
-independently, so its tensor code can run as a loop over chunks of C lanes
-(`dispatch.py` lowers scalar ops once, then the tensor ops inside the loop).
-That is the shape of vector add and of Inductor's pointwise kernels.
+straight from the tile make LLVM keep whole tiles live and spill.  In a kernel
+whose tensors are all 1-D of one size B, every tensor op but a reduction
+computes each lane independently, so tensor code can run as a loop over chunks
+of C lanes.  Reductions split such a kernel into stages: stage k's loop
+accumulates the reductions whose inputs need only earlier stages' results
+(lane-wise, in C-lane accumulators), and the stores run in the last stage.  A
+tensor value needed by several stages is recomputed in each (its loads are
+re-read from cache), which is what a hand-written CPU softmax does: one pass for
+the max, one for the sum, one for the output.  That is the shape of vector add,
+Inductor's pointwise kernels, and row kernels (softmax, layer/RMS norm) with a
+whole row or a row chunk per block, including their `scf.for` column loops.
+
+A value that a later stage needs and that is costly to recompute (a
+transcendental, a division, a column loop) is instead stored per chunk into a
+stack buffer of B lanes in the stage that computes it and reloaded: softmax's
+`exp(x - max)` is computed once, for the sum, and reloaded for the output.
+
+Stores must come after every load that feeds a reduction, so recomputation
+never reads what the kernel itself wrote; otherwise the kernel is lowered whole.
 """
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
 
-from ...triton_frontend.ttir import Function, TensorType
+from ...triton_frontend.ttir import Function, Op, ScalarType, TensorType, Value
 
 # Lanes per chunk: 4 AVX2 registers of fp32, measured on vector add (bench/).
 CHUNK = 32
@@ -20,50 +34,197 @@ CHUNK = 32
 _CHUNKABLE = {
     "tt.make_range", "tt.splat", "tt.addptr", "tt.load", "tt.store", "tt.extern_elementwise",
     "tt.bitcast", "tt.fp_to_fp", "tt.clampf", "tt.precise_sqrt", "tt.precise_divf", "tt.mulhiui",
-    "arith.constant", "tt.get_program_id", "tt.get_num_programs", "tt.return", "llvm.intr.assume",
+    "arith.constant", "tt.get_program_id", "tt.get_num_programs", "llvm.intr.assume",
     "tt.assert",   # per lane; reports the first failing lane of the block (Inductor's indirect indexing)
 }
+# integer division traps on x86; a combine step on the zero-filled first accumulator must not
+_TRAPPING = {"arith.divsi", "arith.divui", "arith.remsi", "arith.remui", "arith.floordivsi", "arith.ceildivsi",
+             "arith.ceildivui"}
+
+SCALAR, TENSOR, SINK, REDUCE = "scalar", "tensor", "sink", "reduce"
+
+# Ops worth a store and a reload (from L1) rather than a recomputation in a later stage.
+_CHEAP_MATH = {"math.absf", "math.absi", "math.fma", "math.floor", "math.ceil", "math.copysign", "math.round",
+               "math.roundeven", "math.trunc", "math.ctlz", "math.cttz", "math.ctpop"}
+_COSTLY = {"tt.extern_elementwise", "arith.divf", "tt.precise_divf", "tt.precise_sqrt", "scf.for"} | _TRAPPING
+# Stack bytes one kept value may take (kernels get 1 MiB of stack; see runtime/device.py).
+MAX_KEPT_BYTES = 64 * 1024
+
+
+@dataclass
+class Stage:
+    """One loop over the block's chunks, after the scalar ops it needs."""
+    scalars: List[Op] = field(default_factory=list)     # lowered once, before the loop
+    ops: List[Op] = field(default_factory=list)         # tensor ops lowered per chunk, program order
+    reductions: List[Op] = field(default_factory=list)  # accumulated per chunk, finished after the loop
+    keep: List[Value] = field(default_factory=list)     # stored per chunk for later stages
+    reload: List[Value] = field(default_factory=list)   # loaded per chunk (kept by an earlier stage)
+
+
+@dataclass
+class ChunkPlan:
+    """Stages of a chunked kernel over a block of `block` lanes."""
+    block: int
+    stages: List[Stage]
+
+    @property
+    def kept(self) -> List[Value]:
+        """Every value that gets a stack buffer."""
+        return [v for s in self.stages for v in s.keep]
 
 
 def _is_tensor_op(op) -> bool:
     return any(isinstance(v.type, TensorType) for v in list(op.operands) + list(op.results))
 
 
-def chunk_plan(fn: Function) -> Optional[int]:
-    """The block size B if `fn` can be lowered in chunks, else None."""
-    if len(fn.blocks) > 1:
-        return None
-    size = None
-    for op in fn.body.ops:
-        if op.regions:
-            return None
-        elementwise = op.name.startswith(("arith.", "math.")) or op.name in _CHUNKABLE
-        if not elementwise:
-            return None
-        if op.name == "arith.constant" and "dense<[" in op.attrs.get("value", "").replace(" ", ""):
-            return None  # a non-splat constant has per-lane values
-        if not _is_tensor_op(op):
-            if op.name == "tt.store":
-                return None  # keep scalar stores ordered with the tensor code
-            continue
-        for v in list(op.operands) + list(op.results):
+def _elementwise(op) -> bool:
+    if op.regions:
+        return False
+    if not (op.name.startswith(("arith.", "math.")) or op.name in _CHUNKABLE):
+        return False
+    # a non-splat constant has per-lane values
+    return not (op.name == "arith.constant" and "dense<[" in op.attrs.get("value", "").replace(" ", ""))
+
+
+class _Sizes:
+    """The one 1-D block size every tensor must have."""
+
+    def __init__(self):
+        self.size = None
+
+    def ok(self, values) -> bool:
+        for v in values:
             if isinstance(v.type, TensorType):
                 if len(v.type.shape) != 1:
-                    return None
-                if size is None:
-                    size = v.type.shape[0]
-                elif size != v.type.shape[0]:
-                    return None
-    if size is None or size <= CHUNK or size % CHUNK:
+                    return False
+                if self.size is None:
+                    self.size = v.type.shape[0]
+                elif self.size != v.type.shape[0]:
+                    return False
+        return True
+
+
+def _classify_plain(op, sizes) -> Optional[str]:
+    if not _elementwise(op) or not sizes.ok(list(op.operands) + list(op.results)):
         return None
-    return size
+    if not _is_tensor_op(op):
+        return None if op.name == "tt.store" else SCALAR   # keep scalar stores ordered with tensor code
+    return SINK if op.name in ("tt.store", "tt.assert") else TENSOR
 
 
-def split_ops(fn: Function):
-    """(scalar ops, tensor ops) in program order; scalars never depend on tensors here."""
-    scalar, tensor = [], []
-    for op in fn.body.ops:
-        if op.name == "tt.return":
-            continue
-        (tensor if _is_tensor_op(op) else scalar).append(op)
-    return scalar, tensor
+def _classify(op, sizes) -> Optional[str]:
+    if op.name == "tt.reduce":
+        if not op.attrs.get("axis", "").startswith("0") or any(not isinstance(r.type, ScalarType) for r in op.results):
+            return None
+        body = op.regions[0].block.ops
+        if any(o.regions or o.name in _TRAPPING or not (o.name.startswith(("arith.", "math.")) or
+                                                        o.name == "tt.reduce.return") for o in body):
+            return None
+        return REDUCE if sizes.ok(op.operands) else None
+    if op.name == "scf.for":
+        # lanes stay independent across iterations: the column loop runs inside each chunk
+        if not sizes.ok(list(op.operands[3:]) + list(op.results)):
+            return None
+        if any(not isinstance(v.type, TensorType) for v in op.results):
+            return None
+        kinds = [_classify_plain(o, sizes) for o in op.regions[0].block.ops if o.name != "scf.yield"]
+        if None in kinds:
+            return None
+        return SINK if SINK in kinds else TENSOR
+    return _classify_plain(op, sizes)
+
+
+def _free_values(op) -> list:
+    """Operands of `op` and values its regions use from outside."""
+    inside, used = set(), list(op.operands)
+
+    def walk(o):
+        for region in o.regions:
+            for block in region.blocks:
+                inside.update(block.args)
+                for inner in block.ops:
+                    inside.update(inner.results)
+                    used.extend(inner.operands)
+                    walk(inner)
+    walk(op)
+    return [v for v in used if v not in inside]
+
+
+def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
+    """The stages to lower `fn` in chunks, or None when it must be lowered whole."""
+    if len(fn.blocks) > 1:
+        return None
+    ops = [op for op in fn.body.ops if op.name != "tt.return"]
+    sizes = _Sizes()
+    kind: Dict[int, str] = {}
+    producer = {}
+    for i, op in enumerate(ops):
+        k = _classify(op, sizes)
+        if k is None:
+            return None
+        kind[i] = k
+        for r in op.results:
+            producer[r] = i
+    block = sizes.size
+    if block is None or block <= CHUNK or block % CHUNK:
+        return None
+
+    deps = {i: sorted({producer[v] for v in _free_values(op) if v in producer}) for i, op in enumerate(ops)}
+    level = {}
+    for i in range(len(ops)):
+        # a reduction's result exists after its stage's loop; anything else at its inputs' stage
+        level[i] = max((level[d] + (kind[d] == REDUCE) for d in deps[i]), default=0)
+    last = max((level[i] + 1 for i in kind if kind[i] == REDUCE), default=0)
+
+    costly = {}
+    for i, op in enumerate(ops):
+        costly[i] = _costly(op) or any(costly[d] for d in deps[i] if kind[d] == TENSOR)
+    computed_in = {}   # op index -> the first stage that computes it (not reloads it)
+
+    def tensor_slice(roots, kept) -> set:
+        seen, todo = set(), list(roots)
+        while todo:
+            i = todo.pop()
+            if i in seen or i in kept:
+                continue
+            if i in computed_in and costly[i] and _keepable(ops[i], block):
+                kept.add(i)
+                continue
+            seen.add(i)
+            todo.extend(d for d in deps[i] if kind[d] in (TENSOR, SINK))
+        return seen
+
+    stores = [i for i in kind if kind[i] == SINK]
+    first_store = min(stores, default=len(ops))
+    stages = []
+    for lvl in range(last + 1):
+        reductions = [i for i in kind if kind[i] == REDUCE and level[i] == lvl]
+        roots = [d for r in reductions for d in deps[r] if kind[d] != SCALAR] if lvl < last else stores
+        kept = set()
+        body = tensor_slice(roots, kept)
+        if lvl < last and any(i >= first_store for i in body | set(reductions)):
+            return None   # a later stage would re-read memory the kernel has written
+        for i in body:
+            computed_in.setdefault(i, lvl)
+        for i in sorted(kept):
+            if ops[i].result not in stages[computed_in[i]].keep:
+                stages[computed_in[i]].keep.append(ops[i].result)
+        stages.append(Stage(scalars=[ops[i] for i in kind if kind[i] == SCALAR and level[i] == lvl],
+                            ops=[ops[i] for i in sorted(body)],
+                            reductions=[ops[i] for i in reductions],
+                            reload=[ops[i].result for i in sorted(kept)]))
+    if any(kind[i] == SCALAR and ops[i].name == "tt.load" and i > first_store for i in kind):
+        return None       # scalar loads run before the stores' stage
+    return ChunkPlan(block, stages)
+
+
+def _costly(op) -> bool:
+    return op.name in _COSTLY or (op.name.startswith("math.") and op.name not in _CHEAP_MATH)
+
+
+def _keepable(op, block: int) -> bool:
+    """A single tensor of numbers (not pointers or masks) small enough for a stack buffer."""
+    if len(op.results) != 1 or not isinstance(op.results[0].type, TensorType):
+        return False
+    el = op.results[0].type.element
+    return isinstance(el, ScalarType) and el.name != "i1" and block * max(el.bitwidth // 8, 1) <= MAX_KEPT_BYTES

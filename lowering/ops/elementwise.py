@@ -12,6 +12,7 @@ from __future__ import annotations
 from iree.compiler import ir
 from iree.compiler.dialects import arith
 
+from ..analysis import masks as M
 from ..analysis import pointers as P
 from ..errors import UnsupportedOp
 from ..registry import lowers
@@ -59,7 +60,10 @@ def lower_generic_elementwise(ctx, op):
     if op.name in FLOAT_MINMAX:
         ctx.bind(op.result, float_minmax(op.name, rt, operands))
         return
-    ctx.bind(op.result, create(op.name, rt, operands))
+    r = create(op.name, rt, operands)
+    ctx.bind(op.result, r)
+    if op.name == "arith.andi" and M.is_bool(r):
+        M.both(ctx, operands[0], operands[1], r)
 
 
 def float_minmax(name: str, rt: ir.Type, operands: list) -> ir.Value:
@@ -110,7 +114,12 @@ def lower_arith_cmp(ctx, op):
         raise UnsupportedOp(f"unknown predicate {pred!r}")
     a, b = (ctx.get(v) for v in op.operands)
     attrs = {"predicate": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), table[pred])}
-    ctx.bind(op.result, create(op.name, ctx.type_of(op.result), [a, b], attrs))
+    r = create(op.name, ctx.type_of(op.result), [a, b], attrs)
+    ctx.bind(op.result, r)
+    if op.name == "arith.cmpi" and isinstance(r.type, ir.VectorType) and isinstance(a, ir.Value) and not ctx.lanes:
+        width = T.bitwidth(T.element(a.type)) if not isinstance(T.element(a.type), ir.IndexType) else 64
+        M.record(ctx, r, M.compare_all_on(pred, P.operand_affine(ctx, op.operands[0]),
+                                          P.operand_affine(ctx, op.operands[1]), T.shape(r.type), width))
 
 
 @lowers("arith.addi", "arith.subi", "arith.muli")

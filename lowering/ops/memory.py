@@ -55,15 +55,18 @@ def _from_memory(ctx, v: ir.Value, pointee) -> ir.Value:
     return v
 
 
-def _all_on(m: ir.Value) -> ir.Value:
+def _all_on(m: ir.Value, on=None) -> ir.Value:
+    """`on` (a scalar known to imply every lane of the whole tile is on), else a reduction of `m`."""
+    if on is not None:
+        return on
     return vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.AND, m)
 
 
 # AVX2 masked moves are slow (a vmaskmovps store costs several plain stores on Zen 3: a
 # 16M-element add ran at 0.5x torch), and most masks are all on but at a tensor's end.
-def _masked_load(t, mem, at, m, p) -> ir.Value:
+def _masked_load(t, mem, at, m, p, on=None) -> ir.Value:
     """`vector.maskedload`, as a plain load when every lane of `m` is on."""
-    if_op = scf.IfOp(_all_on(m), [t], has_else=True)
+    if_op = scf.IfOp(_all_on(m, on), [t], has_else=True)
     with ir.InsertionPoint(if_op.then_block):
         scf.YieldOp([vector.load(t, mem, [at])])
     with ir.InsertionPoint(if_op.else_block):
@@ -71,9 +74,9 @@ def _masked_load(t, mem, at, m, p) -> ir.Value:
     return if_op.results[0]
 
 
-def _masked_store(mem, at, m, v) -> None:
+def _masked_store(mem, at, m, v, on=None) -> None:
     """`vector.maskedstore`, as a plain store when every lane of `m` is on."""
-    if_op = scf.IfOp(_all_on(m), [], has_else=True)
+    if_op = scf.IfOp(_all_on(m, on), [], has_else=True)
     with ir.InsertionPoint(if_op.then_block):
         vector.store(v, mem, [at])
         scf.YieldOp([])
@@ -151,7 +154,8 @@ def _flat_load(ctx, mem, aff, shape, mask, pas, mt) -> ir.Value:
         if m is None:
             part = vector.load(part_t, mem, [at])
         else:
-            part = _masked_load(part_t, mem, at, _slice1d(m, start, size), _slice1d(p, start, size))
+            part = _masked_load(part_t, mem, at, _slice1d(m, start, size), _slice1d(p, start, size),
+                                ctx.mask_hints.get(mask))
         out = part if size == n else vector.insert_strided_slice(part, out, [start], [1])
     return vector.shape_cast(mt, out)
 
@@ -173,7 +177,7 @@ def _row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
         else:
             m = vector.extract(mask, [], list(idx)) if idx else mask
             p = vector.extract(pas, [], list(idx)) if idx else pas
-            row = _masked_load(row_t, mem, start, m, p)
+            row = _masked_load(row_t, mem, start, m, p, ctx.mask_hints.get(mask))
         if not idx:
             return row
         result = vector.insert(row, result if result is not None else pas, [], list(idx))
@@ -262,7 +266,8 @@ def lower_tt_store(ctx, op):
             if m is None:
                 vector.store(_slice1d(v, start, size), mem, [at])
             else:
-                _masked_store(mem, at, _slice1d(m, start, size), _slice1d(v, start, size))
+                _masked_store(mem, at, _slice1d(m, start, size), _slice1d(v, start, size),
+                              ctx.mask_hints.get(mask))
         return
     if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         for idx, start in P.row_starts(ptr.affine, shape):
@@ -272,7 +277,7 @@ def lower_tt_store(ctx, op):
                 vector.store(row, mem, [start])
             else:
                 m = vector.extract(mask, [], list(idx)) if idx else mask
-                _masked_store(mem, start, m, row)
+                _masked_store(mem, start, m, row, ctx.mask_hints.get(mask))
         return
     rowwise = P.is_rowwise_contiguous(ptr.affine, shape)
     if row_loop.wanted(shape, rowwise, MAX_UNROLLED_ROWS):

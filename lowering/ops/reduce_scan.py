@@ -51,9 +51,12 @@ def apply_combine(ctx, region_block, lhs: list, rhs: list) -> list:
 @lowers("tt.reduce")
 def lower_tt_reduce(ctx, op):
     axis = int(op.attrs["axis"].split(":")[0])
-    block = op.regions[0].block
-    cur = [ctx.get(v) for v in op.operands]
-    n = shape_of(op.operands[0].type)[axis]
+    bind_reduced(ctx, op, reduce_tree(ctx, op.regions[0].block, [ctx.get(v) for v in op.operands], axis))
+
+
+def reduce_tree(ctx, block, cur: list, axis: int) -> list:
+    """Combine vectors `cur` along `axis` by halves down to extent 1."""
+    n = T.shape(cur[0].type)[axis]
     while n > 1:
         h = n // 2
         lo = [_slice(v, axis, 0, h) for v in cur]
@@ -63,6 +66,11 @@ def lower_tt_reduce(ctx, op):
             comb = [_concat(ctx, c, _slice(v, axis, 2 * h, 1), axis) for c, v in zip(comb, cur)]
         cur = comb
         n = h + n % 2
+    return cur
+
+
+def bind_reduced(ctx, op, cur: list) -> None:
+    """Bind `tt.reduce` results from vectors whose reduced axis has extent 1."""
     for r, v in zip(op.results, cur):
         rt = ctx.type_of(r)
         if isinstance(rt, ir.VectorType):

@@ -9,6 +9,7 @@ import numpy as np
 from iree.compiler import ir
 from iree.compiler.dialects import arith, vector
 
+from ..analysis import masks as M
 from ..analysis import pointers as P
 from ..context import PtrValue
 from ..registry import lowers
@@ -47,7 +48,13 @@ def _map(ctx, op, fn, affine):
         off = fn(src.offset, _offset_type(ctx, op.result))
         ctx.bind(op.result, PtrValue(src.arg, off, src.pointee, affine))
     else:
-        ctx.bind(op.result, fn(src, ctx.type_of(op.result)), affine)
+        out = fn(src, ctx.type_of(op.result))
+        ctx.bind(op.result, out, affine)
+        if M.is_bool(out):
+            if isinstance(src.type, ir.VectorType):
+                M.forward(ctx, src, out)     # same lanes, rearranged or repeated
+            else:
+                M.record(ctx, out, src)      # a splat of one flag
 
 
 @lowers("tt.splat")

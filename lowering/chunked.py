@@ -1,0 +1,70 @@
+"""Lower a kernel stage by stage as loops over register-sized chunks of its block.
+
+See `analysis/chunking.py` for which kernels qualify.  Each stage lowers its
+scalar ops once, then one `scf.for` over the block's chunks (`ctx.chunk` makes
+every tensor type C lanes wide and `tt.make_range` start at the chunk).  A
+reduction keeps C-lane accumulators as loop-carried values, combined lane-wise
+with its own combine region; after the loop the accumulators are reduced to a
+scalar with the same tree as a whole-block `tt.reduce`.  Values kept for later
+stages live in stack buffers allocated at the function entry.
+"""
+from __future__ import annotations
+
+from iree.compiler import ir
+from iree.compiler.dialects import arith, func, memref, scf, vector
+
+from .analysis.chunking import CHUNK, ChunkPlan
+from .ops.reduce_scan import apply_combine, bind_reduced, reduce_tree
+from .walk import lower_block
+from ..triton_frontend.ttir import Block, TensorType
+from . import types as T
+
+
+def lower_chunked(ctx, plan: ChunkPlan) -> None:
+    """Lower every stage of `plan`, then return from the dispatch function."""
+    i32 = ir.IntegerType.get_signless(32)
+    buffers = {}
+    with ctx.entry_ip:
+        for v in plan.kept:
+            buffers[v] = memref.alloca(ir.MemRefType.get([plan.block], T.value_type(v.type.element)), [], [])
+    for stage in plan.stages:
+        lower_block(ctx, Block(ops=stage.scalars))
+        if not stage.ops and not stage.reductions:
+            continue
+        operands = [v for r in stage.reductions for v in r.operands]
+        inits = [ctx.const(0, T.value_type(TensorType((CHUNK,), v.type.element))) for v in operands]
+        zero = arith.constant(i32, 0)
+        loop = scf.ForOp(zero, arith.constant(i32, plan.block), arith.constant(i32, CHUNK), inits)
+        with ir.InsertionPoint(loop.body), ctx.scoped():
+            ctx.chunk = (loop.induction_variable, CHUNK)
+            try:
+                at = arith.index_cast(ir.IndexType.get(), loop.induction_variable)
+                for v in stage.reload:
+                    ctx.bind(v, vector.load(ctx.type_of(v), buffers[v], [at]))
+                lower_block(ctx, Block(ops=stage.ops))
+                for v in stage.keep:
+                    vector.store(ctx.get(v), buffers[v], [at])
+                scf.YieldOp(_accumulate(ctx, stage.reductions, list(loop.inner_iter_args),
+                                        arith.cmpi(arith.CmpIPredicate.eq, loop.induction_variable, zero)))
+            finally:
+                ctx.chunk = None
+        accs = list(loop.results)
+        for r in stage.reductions:
+            n = len(r.operands)
+            with ctx.at(r):
+                bind_reduced(ctx, r, reduce_tree(ctx, r.regions[0].block, accs[:n], 0))
+            accs = accs[n:]
+    func.ReturnOp([])
+
+
+def _accumulate(ctx, reductions, accs: list, first: ir.Value) -> list:
+    """Each reduction's accumulators after this chunk (the chunk itself on the first)."""
+    out = []
+    for r in reductions:
+        n = len(r.operands)
+        vals = [ctx.get(v) for v in r.operands]
+        with ctx.at(r):
+            comb = apply_combine(ctx, r.regions[0].block, accs[:n], vals)
+            out += [arith.select(first, v, c) for v, c in zip(vals, comb)]
+        accs = accs[n:]
+    return out

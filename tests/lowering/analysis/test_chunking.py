@@ -1,0 +1,156 @@
+"""Staged chunking: 1-D kernels with reductions and column loops run as loops over 32-lane chunks.
+
+Each kernel runs through our backend and is compared with torch or Triton's
+interpreter; each also asserts which plan it got, so the chunked path is the one
+under test (and the kernels that must not be chunked are not).
+"""
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+from turbine_triton.lowering.analysis.chunking import CHUNK, chunk_plan
+from turbine_triton.triton_frontend.capture import capture_jit
+from turbine_triton.triton_frontend.parser import parse_ttir
+from turbine_triton import demo, bench_kernels as bk
+
+from turbine_triton.fuzz import interpret  # runs tl.sum & co, which are jit functions
+
+
+def _plan(fn, *args, **kw):
+    kernel = capture_jit(fn, *args, **kw)
+    return chunk_plan(parse_ttir(kernel.ttir).functions[0])
+
+
+@pytest.mark.parametrize("cols", [1024, 1000, 100])
+def test_softmax_three_stages(cols):
+    x = torch.randn(9, cols) * 4
+    out = torch.empty_like(x)
+    demo.softmax(x, out)
+    torch.testing.assert_close(out, torch.softmax(x, -1), atol=1e-6, rtol=1e-5)
+    plan = _plan(demo.softmax_kernel, x, out, x.stride(0), out.stride(0), cols, BLOCK=triton.next_power_of_2(cols))
+    # max, then sum of exp, then the stores
+    assert [len(s.reductions) for s in plan.stages] == [1, 1, 0]
+
+
+@pytest.mark.parametrize("cols", [1024, 3000])
+def test_layernorm_and_rmsnorm_column_loops(cols):
+    """A row wider than BLOCK walks its columns in an scf.for inside each chunk."""
+    x, w, b = torch.randn(5, cols), torch.randn(cols), torch.randn(cols)
+    out = torch.empty_like(x)
+    demo.layernorm(x, w, b, 1e-5, out)
+    torch.testing.assert_close(out, torch.nn.functional.layer_norm(x, (cols,), w, b, 1e-5), atol=1e-4, rtol=1e-4)
+    bk.rmsnorm(x, w, 1e-6, out)
+    ref = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+    plan = _plan(demo.layernorm_kernel, x, w, b, out, x.stride(0), cols, 1e-5, BLOCK=1024)
+    assert [len(s.reductions) for s in plan.stages] == [1, 1, 0]
+
+
+@triton.jit
+def arg_kernel(x_ptr, out_ptr, idx_ptr, N: tl.constexpr):
+    x = tl.load(x_ptr + tl.program_id(0) * N + tl.arange(0, N))
+    v, i = tl.max(x, axis=0, return_indices=True)
+    j = tl.argmin(x, axis=0)
+    s = tl.sum(x, axis=0)
+    tl.store(out_ptr + tl.program_id(0) * N + tl.arange(0, N), x - v + s)
+    tl.store(idx_ptr + 2 * tl.program_id(0) + tl.arange(0, 2), tl.where(tl.arange(0, 2) == 0, i, j))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int32])
+def test_arg_reductions_break_ties_across_chunks(dtype):
+    """Ties in different chunks: the first index wins, as in torch and Triton."""
+    N = 256
+    x = torch.randint(-3, 4, (6, N)).to(dtype)   # many ties, in every chunk
+    out = torch.empty_like(x)
+    idx = torch.empty(12, dtype=torch.int32)
+    arg_kernel[(6,)](x, out, idx, N=N)
+    torch.testing.assert_close(idx.view(6, 2)[:, 0], x.argmax(1).to(torch.int32))
+    torch.testing.assert_close(idx.view(6, 2)[:, 1], x.argmin(1).to(torch.int32))
+    torch.testing.assert_close(out, x - x.amax(1, keepdim=True) + x.sum(1, keepdim=True).to(dtype))
+    plan = _plan(arg_kernel, x, out, idx, N=N)
+    # the index tensor is 2 lanes wide: not one block size, so the kernel is lowered whole
+    assert plan is None
+
+
+@triton.jit
+def arg_chunked_kernel(x_ptr, out_ptr, N: tl.constexpr):
+    offs = tl.program_id(0) * N + tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    v, i = tl.max(x, axis=0, return_indices=True)
+    j = tl.argmin(x, axis=0)
+    tl.store(out_ptr + offs, x * 0 + (i * 1000 + j).to(x.dtype) + v)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int32])
+def test_arg_reductions_chunked(dtype):
+    N = 256
+    x = torch.randint(-3, 4, (6, N)).to(dtype)
+    out = torch.empty_like(x)
+    arg_chunked_kernel[(6,)](x, out, N=N)
+    expect = (x.argmax(1) * 1000 + x.argmin(1)).to(dtype) + x.amax(1)
+    torch.testing.assert_close(out, expect[:, None].expand(6, N).contiguous())
+    assert len(_plan(arg_chunked_kernel, x, out, N=N).stages) == 2
+
+
+@triton.jit
+def _welford(m1, v1, c1, m2, v2, c2):
+    c = c1 + c2
+    d = m2 - m1
+    w = tl.where(c == 0, 0.0, c2 / tl.where(c == 0, 1.0, c))
+    return m1 + d * w, v1 + v2 + d * d * c1 * w, c
+
+
+@triton.jit
+def welford_norm_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + tl.program_id(0) * n + offs, mask=mask, other=0.0)
+    m, v, c = tl.reduce((x, tl.zeros_like(x), mask.to(tl.float32)), 0, _welford)
+    tl.store(out_ptr + tl.program_id(0) * n + offs, (x - m) / tl.sqrt(v / c + 1e-5), mask=mask)
+
+
+def test_multi_operand_combine_region():
+    n = 700
+    x = torch.randn(4, n) + 3
+    out = torch.empty_like(x)
+    welford_norm_kernel[(4,)](x, out, n, BLOCK=1024)
+    ref = (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, unbiased=False, keepdim=True) + 1e-5)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+    assert [len(s.reductions) for s in _plan(welford_norm_kernel, x, out, n, BLOCK=1024).stages] == [1, 0]
+
+
+@triton.jit
+def store_then_reduce_kernel(x_ptr, out_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    tl.store(x_ptr + offs, x * 2)             # written before the reduction reads it again
+    s = tl.sum(tl.load(x_ptr + offs), axis=0)
+    tl.store(out_ptr + offs, x + s)
+
+
+def test_store_before_reduction_is_not_reordered():
+    x = torch.randn(256)
+    out = torch.empty(256)
+    ref_x, ref_out = x.clone(), out.clone()
+    interpret(store_then_reduce_kernel, (1,), ref_x, ref_out, N=256)
+    store_then_reduce_kernel[(1,)](x, out, N=256)
+    torch.testing.assert_close(x, ref_x)
+    torch.testing.assert_close(out, ref_out, atol=1e-4, rtol=1e-5)
+    assert _plan(store_then_reduce_kernel, x, out, N=256) is None
+
+
+@triton.jit
+def pointwise_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.exp(tl.load(x_ptr + offs, mask=m)) * 2, mask=m)
+
+
+def test_pointwise_is_one_stage():
+    x = torch.randn(5000)
+    out = torch.empty_like(x)
+    pointwise_kernel[(triton.cdiv(5000, 256),)](x, out, 5000, BLOCK=256)
+    torch.testing.assert_close(out, torch.exp(x) * 2)
+    plan = _plan(pointwise_kernel, x, out, 5000, BLOCK=256)
+    assert plan.block == 256 and len(plan.stages) == 1 and 256 % CHUNK == 0
