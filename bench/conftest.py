@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from turbine_triton.report import settle_compile_workers
+
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -23,6 +25,7 @@ def bench_case(benchmark):
         with torch.no_grad():
             fn = case.impls[impl]()
             torch.testing.assert_close(fn().float(), case.reference().float(), **case.tol)
+            settle_compile_workers()
             benchmark(fn)
         torch._dynamo.reset()
     return run

@@ -2,7 +2,7 @@
 
 See `analysis/chunking.py` for which kernels qualify.  Each stage lowers its
 scalar ops once, then one `scf.for` over the block's chunks (`ctx.chunk` makes
-every tensor type C lanes wide and `tt.make_range` start at the chunk).  A
+every block-wide dimension C lanes wide and `tt.make_range` start at the chunk).  A
 reduction keeps C-lane accumulators as loop-carried values, combined lane-wise
 with its own combine region; after the loop the accumulators are reduced to a
 scalar with the same tree as a whole-block `tt.reduce`.  Values kept for later
@@ -32,18 +32,18 @@ def lower_chunked(ctx, plan: ChunkPlan) -> None:
         if not stage.ops and not stage.reductions:
             continue
         operands = [v for r in stage.reductions for v in r.operands]
-        inits = [ctx.const(0, T.value_type(TensorType((CHUNK,), v.type.element))) for v in operands]
+        inits = [ctx.const(0, T.value_type(chunk_type(v.type, plan.block))) for v in operands]
         zero = arith.constant(i32, 0)
         loop = scf.ForOp(zero, arith.constant(i32, plan.block), arith.constant(i32, CHUNK), inits)
         with ir.InsertionPoint(loop.body), ctx.scoped():
-            ctx.chunk = (loop.induction_variable, CHUNK)
+            ctx.chunk = (loop.induction_variable, CHUNK, plan.block)
             try:
                 at = arith.index_cast(ir.IndexType.get(), loop.induction_variable)
                 for v in stage.reload:
-                    ctx.bind(v, vector.load(ctx.type_of(v), buffers[v], [at]))
+                    ctx.bind(v, vector.shape_cast(ctx.type_of(v), vector.load(_flat(buffers[v]), buffers[v], [at])))
                 lower_block(ctx, Block(ops=stage.ops))
                 for v in stage.keep:
-                    vector.store(ctx.get(v), buffers[v], [at])
+                    vector.store(vector.shape_cast(_flat(buffers[v]), ctx.get(v)), buffers[v], [at])
                 scf.YieldOp(_accumulate(ctx, stage.reductions, list(loop.inner_iter_args),
                                         arith.cmpi(arith.CmpIPredicate.eq, loop.induction_variable, zero)))
             finally:
@@ -52,9 +52,21 @@ def lower_chunked(ctx, plan: ChunkPlan) -> None:
         for r in stage.reductions:
             n = len(r.operands)
             with ctx.at(r):
-                bind_reduced(ctx, r, reduce_tree(ctx, r.regions[0].block, accs[:n], 0))
+                axis = int(r.attrs["axis"].split(":")[0])
+                bind_reduced(ctx, r, reduce_tree(ctx, r.regions[0].block, accs[:n], axis))
             accs = accs[n:]
     func.ReturnOp([])
+
+
+def _flat(buffer: ir.Value) -> ir.Type:
+    return ir.VectorType.get([CHUNK], ir.MemRefType(buffer.type).element_type)
+
+
+def chunk_type(t: TensorType, block: int) -> TensorType:
+    """`t` with its block-wide last dimension cut to one chunk."""
+    if t.shape[-1] != block:
+        return t
+    return TensorType(tuple(t.shape[:-1]) + (CHUNK,), t.element)
 
 
 def _accumulate(ctx, reductions, accs: list, first: ir.Value) -> list:

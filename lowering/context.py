@@ -20,9 +20,14 @@ from .errors import LoweringError
 
 @dataclass(frozen=True)
 class Affine:
-    """value[i0..in] = base + sum(stride_d * i_d); strides are ints or i64 values."""
+    """value[i0..in] = base + sum(stride_d * i_d); strides are ints or i64 values.
+
+    `align` divides the base and `nonneg` says it is >= 0 (facts about an SSA base; an int
+    base carries its own, see `analysis/pointers.facts`)."""
     base: ir.Value
     strides: tuple
+    align: int = 1
+    nonneg: bool = False
 
 
 @dataclass
@@ -57,9 +62,10 @@ class LoweringContext:
         self.blocks = {}            # TTIR block label -> MLIR block (early returns)
         self.block_templates = {}   # label -> lowered branch operands (pointer block args)
         self.functions = {}         # name -> parsed tt.func, for inlining tt.call
-        self.chunk = None           # (lane offset i32, lanes) when lowering in chunks
+        self.chunk = None           # (lane offset i32, lanes, block) when lowering in chunks
         self.promote_bf16 = False   # see bf16_in_f32
         self.mask_hints = {}        # lowered mask vector -> scalar i1 "all lanes on" (analysis/masks.py)
+        self.int_facts = {}         # lowered scalar int -> (a divisor, is it >= 0) (analysis/pointers.py)
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):
@@ -130,8 +136,8 @@ class LoweringContext:
         t = v.type
         if self.promote_bf16 and isinstance(t, ScalarType) and t.name == "bf16":
             t = ScalarType("f32")
-        if self.chunk is not None and isinstance(t, TensorType):
-            t = TensorType((self.chunk[1],), t.element)
+        if self.chunk is not None and isinstance(t, TensorType) and t.shape[-1] == self.chunk[2]:
+            t = TensorType(tuple(t.shape[:-1]) + (self.chunk[1],), t.element)
         return T.value_type(t, self.lanes)
 
     # -- memory

@@ -186,6 +186,8 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
             if v.type != want:
                 v = arith.truncf(want, v) if T.is_float(want) else arith.trunci(want, v)
             lctx.bind(fn.args[i].value, v)
+            if fn.args[i].divisibility > 1:     # Triton's specialization: the value is a multiple
+                lctx.int_facts[v] = (fn.args[i].divisibility, False)
         lctx.ptr_arg_order = ptr_args
         lctx.arg_names = [a.value.name.lstrip("%") for a in fn.args]
         create_extra_blocks(lctx, fn, f.body)

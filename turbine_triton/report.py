@@ -73,6 +73,20 @@ def time_fn(fn: Callable[[], object], t: Timing) -> List[float]:
     return times
 
 
+def settle_compile_workers() -> None:
+    """Wait until Inductor's compile worker pool, if a compile started it, has finished starting.
+
+    Its sidecar process imports torch and forks workers after the first compile returns: seconds
+    of CPU on this 2-core machine, which would otherwise be timed as part of whatever runs next
+    (a 256x1024x4096 addmm measured 17 ms before and 40 ms during it)."""
+    try:
+        from torch._inductor.async_compile import AsyncCompile
+    except ImportError:  # pragma: no cover
+        return
+    if AsyncCompile.process_pool.cache_info().currsize:
+        AsyncCompile.wait_pool_ready()
+
+
 def run_impl(case: bw.Case, impl: str, timing: Timing, reference: torch.Tensor) -> dict:
     """Build, check and time one implementation of `case`; never raises."""
     r: dict = {"status": "ok"}
@@ -87,6 +101,7 @@ def run_impl(case: bw.Case, impl: str, timing: Timing, reference: torch.Tensor) 
         except AssertionError as e:
             r.update(status="mismatch", error=str(e).strip().splitlines()[0])
             return r
+        settle_compile_workers()
         times = time_fn(fn, timing)
     except Exception as e:  # a failing implementation is a row in the report, not a crash
         first = (str(e).strip().splitlines() or [""])[0]

@@ -2,7 +2,8 @@
 
 A Triton block is a logical shape, not a register: `vector<1024xf32>` ops
 straight from the tile make LLVM keep whole tiles live and spill.  In a kernel
-whose tensors are all 1-D of one size B, every tensor op but a reduction
+whose tensors are all 1-D of one size B (or (1, B), and all-ones shapes: the
+row tiles of Inductor's reductions with XBLOCK=1), every tensor op but a reduction
 computes each lane independently, so tensor code can run as a loop over chunks
 of C lanes.  Reductions split such a kernel into stages: stage k's loop
 accumulates the reductions whose inputs need only earlier stages' results
@@ -36,6 +37,8 @@ _CHUNKABLE = {
     "tt.bitcast", "tt.fp_to_fp", "tt.clampf", "tt.precise_sqrt", "tt.precise_divf", "tt.mulhiui",
     "arith.constant", "tt.get_program_id", "tt.get_num_programs", "llvm.intr.assume",
     "tt.assert",   # per lane; reports the first failing lane of the block (Inductor's indirect indexing)
+    # only between (B,), (1, B) and all-ones shapes (the size check rejects any other)
+    "tt.expand_dims", "tt.broadcast", "tt.reshape",
 }
 # integer division traps on x86; a combine step on the zero-filled first accumulator must not
 _TRAPPING = {"arith.divsi", "arith.divui", "arith.remsi", "arith.remui", "arith.floordivsi", "arith.ceildivsi",
@@ -87,7 +90,7 @@ def _elementwise(op) -> bool:
 
 
 class _Sizes:
-    """The one 1-D block size every tensor must have."""
+    """The one block size B: every tensor is (1, .., 1, B) or all ones (a value per program)."""
 
     def __init__(self):
         self.size = None
@@ -95,11 +98,14 @@ class _Sizes:
     def ok(self, values) -> bool:
         for v in values:
             if isinstance(v.type, TensorType):
-                if len(v.type.shape) != 1:
+                *lead, last = v.type.shape
+                if any(d != 1 for d in lead):
                     return False
+                if last == 1:
+                    continue
                 if self.size is None:
-                    self.size = v.type.shape[0]
-                elif self.size != v.type.shape[0]:
+                    self.size = last
+                elif self.size != last:
                     return False
         return True
 
@@ -114,7 +120,11 @@ def _classify_plain(op, sizes) -> Optional[str]:
 
 def _classify(op, sizes) -> Optional[str]:
     if op.name == "tt.reduce":
-        if not op.attrs.get("axis", "").startswith("0") or any(not isinstance(r.type, ScalarType) for r in op.results):
+        src = op.operands[0].type
+        axis = int(op.attrs.get("axis", "0").split(":")[0])
+        if not isinstance(src, TensorType) or axis != len(src.shape) - 1 or src.shape[-1] == 1:
+            return None
+        if any(isinstance(r.type, TensorType) and any(d != 1 for d in r.type.shape) for r in op.results):
             return None
         body = op.regions[0].block.ops
         if any(o.regions or o.name in _TRAPPING or not (o.name.startswith(("arith.", "math.")) or
@@ -226,5 +236,7 @@ def _keepable(op, block: int) -> bool:
     """A single tensor of numbers (not pointers or masks) small enough for a stack buffer."""
     if len(op.results) != 1 or not isinstance(op.results[0].type, TensorType):
         return False
-    el = op.results[0].type.element
-    return isinstance(el, ScalarType) and el.name != "i1" and block * max(el.bitwidth // 8, 1) <= MAX_KEPT_BYTES
+    t = op.results[0].type
+    el = t.element
+    return (t.shape[-1] == block and isinstance(el, ScalarType) and el.name != "i1"
+            and block * max(el.bitwidth // 8, 1) <= MAX_KEPT_BYTES)

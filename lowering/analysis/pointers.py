@@ -7,9 +7,17 @@ any other op drops it.  A pointer tensor whose last stride is the constant 1
 reads whole rows, which `ops/memory.py` turns into masked vector loads and
 stores instead of gathers.  Strides are Python ints when known statically,
 else i64 SSA values.
+
+Each form also knows a divisor of its base and whether the base is >= 0
+(program ids, chunk offsets, constants, arguments Triton marks divisible by
+16).  That makes `x // K` and `x % K` affine when no lane range crosses a
+multiple of K: Inductor's `xindex % 512` over an aligned 32-lane chunk is the
+chunk's base % 512 plus the lane, so a permuted read is still row-contiguous.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from typing import Optional
 
 from iree.compiler import ir
@@ -81,12 +89,45 @@ def scalar_base(x: ir.Value):
     return c if c is not None else _as_i64(x)
 
 
+# The "divisor" of 0: every power of two divides it.
+_ZERO_ALIGN = 1 << 62
+
+
+def int_facts(x: int):
+    """(a divisor, >= 0) of an int."""
+    return (abs(x) if x else _ZERO_ALIGN), x >= 0
+
+
+def facts(a: Affine):
+    """(a divisor of the base, base >= 0) of a form."""
+    return int_facts(a.base) if isinstance(a.base, int) else (a.align, a.nonneg)
+
+
+def scalar_facts(ctx, v) -> tuple:
+    """(a divisor, >= 0) of a lowered scalar integer, as far as its rules recorded."""
+    c = const_int(v)
+    if c is not None:
+        return int_facts(c)
+    return ctx.int_facts.get(v, (1, False))
+
+
+def record_scalar(ctx, op_name: str, result: ir.Value, operands: list) -> None:
+    """Facts of a scalar `addi`/`subi`/`muli` (or a cast, one operand) from its operands'."""
+    fs = [scalar_facts(ctx, v) for v in operands]
+    if len(fs) == 1:
+        ctx.int_facts[result] = fs[0]
+    elif op_name == "arith.muli":
+        ctx.int_facts[result] = (min(fs[0][0] * fs[1][0], _ZERO_ALIGN), fs[0][1] and fs[1][1])
+    else:
+        ctx.int_facts[result] = (math.gcd(fs[0][0], fs[1][0]), op_name == "arith.addi" and fs[0][1] and fs[1][1])
+
+
 def make_range(start: int, n: int) -> Affine:
     return Affine(start, (1,))
 
 
-def splat(scalar: ir.Value, rank: int) -> Affine:
-    return Affine(scalar_base(scalar), (0,) * rank)
+def splat(scalar: ir.Value, rank: int, fact=(1, False)) -> Affine:
+    return Affine(scalar_base(scalar), (0,) * rank, *fact)
 
 
 def constant_affine(ctx, attr, ty) -> Optional[Affine]:
@@ -108,11 +149,11 @@ def operand_affine(ctx, v) -> Optional[Affine]:
     lowered = ctx.get(v)
     if hasattr(lowered, "offset"):
         return Affine(scalar_base(lowered.offset), ())
-    return Affine(scalar_base(lowered), ())
+    return Affine(scalar_base(lowered), (), *scalar_facts(ctx, lowered))
 
 
 def _broadcast_rank(a: Affine, rank: int) -> Affine:
-    return Affine(a.base, (0,) * (rank - len(a.strides)) + tuple(a.strides))
+    return replace(a, strides=(0,) * (rank - len(a.strides)) + tuple(a.strides))
 
 
 def add(a: Optional[Affine], b: Optional[Affine], sub: bool = False) -> Optional[Affine]:
@@ -120,21 +161,25 @@ def add(a: Optional[Affine], b: Optional[Affine], sub: bool = False) -> Optional
         return None
     rank = max(len(a.strides), len(b.strides))
     a, b = _broadcast_rank(a, rank), _broadcast_rank(b, rank)
-    return Affine(s_add(a.base, b.base, sub), tuple(s_add(x, y, sub) for x, y in zip(a.strides, b.strides)))
+    (da, na), (db, nb) = facts(a), facts(b)
+    return Affine(s_add(a.base, b.base, sub), tuple(s_add(x, y, sub) for x, y in zip(a.strides, b.strides)),
+                  math.gcd(da, db), na and nb and not sub)
 
 
 def mul(a: Optional[Affine], b: Optional[Affine]) -> Optional[Affine]:
     if a is None or b is None:
         return None
     if all(const_int(s) == 0 for s in b.strides):
-        k = b.base
+        k = b
     elif all(const_int(s) == 0 for s in a.strides):
-        a, k = b, a.base
+        a, k = b, a
     else:
         return None
-    rank = max(len(a.strides), len(b.strides))
+    rank = max(len(a.strides), len(k.strides))
     a = _broadcast_rank(a, rank)
-    return Affine(s_mul(a.base, k), tuple(s_mul(s, k) for s in a.strides))
+    (da, na), (dk, nk) = facts(a), facts(k)
+    return Affine(s_mul(a.base, k.base), tuple(s_mul(s, k.base) for s in a.strides),
+                  min(da * dk, _ZERO_ALIGN), na and nk)
 
 
 def combine(ctx, op_name: str, x, y) -> Optional[Affine]:
@@ -155,7 +200,7 @@ def expand_dims(a: Optional[Affine], axis: int) -> Optional[Affine]:
         return None
     s = list(a.strides)
     s.insert(axis, 0)
-    return Affine(a.base, tuple(s))
+    return replace(a, strides=tuple(s))
 
 
 def broadcast(a: Optional[Affine], src_shape, dst_shape) -> Optional[Affine]:
@@ -163,7 +208,7 @@ def broadcast(a: Optional[Affine], src_shape, dst_shape) -> Optional[Affine]:
         return None
     a = _broadcast_rank(a, len(dst_shape))
     src = (1,) * (len(dst_shape) - len(src_shape)) + tuple(src_shape)
-    return Affine(a.base, tuple(0 if s == 1 and d != 1 else st for s, d, st in zip(src, dst_shape, a.strides)))
+    return replace(a, strides=tuple(0 if s == 1 and d != 1 else st for s, d, st in zip(src, dst_shape, a.strides)))
 
 
 def reshape(a: Optional[Affine], src_shape, dst_shape) -> Optional[Affine]:
@@ -174,13 +219,42 @@ def reshape(a: Optional[Affine], src_shape, dst_shape) -> Optional[Affine]:
     if [n for n in src_shape if n != 1] != [n for n in dst_shape if n != 1]:
         return None
     it = iter(kept)
-    return Affine(a.base, tuple(0 if n == 1 else next(it) for n in dst_shape))
+    return replace(a, strides=tuple(0 if n == 1 else next(it) for n in dst_shape))
 
 
 def transpose(a: Optional[Affine], order) -> Optional[Affine]:
     if a is None:
         return None
-    return Affine(a.base, tuple(a.strides[i] for i in order))
+    return replace(a, strides=tuple(a.strides[i] for i in order))
+
+
+def divide(a: Optional[Affine], k: Optional[Affine], shape, rem: bool) -> Optional[Affine]:
+    """The form of `a // k` (or `a % k`) for a constant k > 0, when no lane's value crosses a
+    multiple of k: the base is a multiple of g = gcd(align, k), every lane adds 0..span to it,
+    and span < g.  All lanes must be >= 0, where truncating and flooring division agree."""
+    if a is None or k is None or any(const_int(s) != 0 for s in k.strides):
+        return None
+    kv = const_int(k.base)
+    align, nonneg = facts(a)
+    if kv is None or kv <= 0 or not nonneg:
+        return None
+    span = 0
+    for st, n in zip(a.strides, shape):
+        st = const_int(st)
+        if st is None or st < 0:
+            return None
+        span += st * (n - 1)
+    g = math.gcd(align, kv)
+    if span >= g:
+        return None
+    if isinstance(a.base, int):
+        base = a.base % kv if rem else a.base // kv
+    else:
+        c = arith.constant(_i64(), ir.IntegerAttr.get(_i64(), kv))
+        base = arith.remsi(_as_i64(a.base), c) if rem else arith.divsi(_as_i64(a.base), c)
+    if rem:
+        return Affine(base, a.strides, g, True)
+    return Affine(base, (0,) * len(a.strides), 1, True)
 
 
 def materialize_base(a: Affine) -> ir.Value:

@@ -127,6 +127,8 @@ def lower_arith_int_affine(ctx, op):
     a, b = (ctx.get(v) for v in op.operands)
     r = create(op.name, ctx.type_of(op.result), [a, b])
     ctx.bind(op.result, r, P.combine(ctx, op.name, *op.operands))
+    if not isinstance(r.type, ir.VectorType):
+        P.record_scalar(ctx, op.name, r, [a, b])
 
 
 @lowers("arith.extsi", "arith.extui", "arith.trunci", "arith.index_cast", "arith.index_castui")
@@ -134,6 +136,8 @@ def lower_arith_int_cast(ctx, op):
     src = op.operands[0]
     r = create(op.name, ctx.type_of(op.result), [ctx.get(src)])
     ctx.bind(op.result, r, ctx.affine.get(src) if op.name != "arith.extui" else None)
+    if not isinstance(r.type, ir.VectorType) and op.name != "arith.trunci":
+        P.record_scalar(ctx, op.name, r, [ctx.get(src)])
 
 
 @lowers("arith.divsi", "arith.divui", "arith.remsi", "arith.remui", "arith.ceildivsi",
@@ -141,7 +145,16 @@ def lower_arith_int_cast(ctx, op):
 def lower_arith_int_div(ctx, op):
     a, b = (ctx.get(v) for v in op.operands)
     b = safe_divisor(ctx, b)
-    ctx.bind(op.result, create(op.name, ctx.type_of(op.result), [a, b]))
+    r = create(op.name, ctx.type_of(op.result), [a, b])
+    aff = None
+    if isinstance(r.type, ir.VectorType) and op.name in _AFFINE_DIV and not ctx.lanes:
+        aff = P.divide(P.operand_affine(ctx, op.operands[0]), P.operand_affine(ctx, op.operands[1]),
+                       T.shape(r.type), rem=op.name.startswith("arith.rem"))
+    ctx.bind(op.result, r, aff)
+
+
+# Divisions whose affine form `P.divide` knows (lanes >= 0: truncating = flooring).
+_AFFINE_DIV = {"arith.divsi", "arith.divui", "arith.remsi", "arith.remui", "arith.floordivsi"}
 
 
 def safe_divisor(ctx, b: ir.Value) -> ir.Value:

@@ -14,10 +14,14 @@ def _axis(op) -> int:
 @lowers("tt.get_program_id")
 def lower_tt_get_program_id(ctx, op):
     wid = stream.DispatchWorkgroupIDOp(_axis(op), results=[ir.IndexType.get()]).result
-    ctx.bind(op.result, arith.index_cast(ctx.type_of(op.result), wid))
+    r = arith.index_cast(ctx.type_of(op.result), wid)
+    ctx.bind(op.result, r)
+    ctx.int_facts[r] = (1, True)
 
 
 @lowers("tt.get_num_programs")
 def lower_tt_get_num_programs(ctx, op):
     n = stream.DispatchWorkgroupCountOp(_axis(op), results=[ir.IndexType.get()]).result
-    ctx.bind(op.result, arith.index_cast(ctx.type_of(op.result), n))
+    r = arith.index_cast(ctx.type_of(op.result), n)
+    ctx.bind(op.result, r)
+    ctx.int_facts[r] = (1, True)

@@ -5,6 +5,8 @@ their argument and reshape their offset vector; affine forms follow along.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from iree.compiler import ir
 from iree.compiler.dialects import arith, vector
@@ -29,12 +31,13 @@ def lower_tt_make_range(ctx, op):
     n = T.shape(ty)[0]
     attr = ir.DenseElementsAttr.get(__import__("numpy").arange(start, start + n, dtype="int32"), type=ty)
     iota = arith.constant(ty, attr)
-    if ctx.chunk is None:
+    if ctx.chunk is None or end - start != ctx.chunk[2]:
         ctx.bind(op.result, iota, P.make_range(start, end - start))
         return
     lane0 = ctx.chunk[0]  # this chunk's first lane (i32)
+    align, nonneg = P.int_facts(start)   # chunks start at multiples of the chunk size
     ctx.bind(op.result, arith.addi(iota, vector.broadcast(ty, lane0)),
-             P.Affine(P.s_add(start, P.scalar_base(lane0)), (1,)))
+             P.Affine(P.s_add(start, P.scalar_base(lane0)), (1,), math.gcd(align, ctx.chunk[1]), nonneg))
 
 
 def _offset_type(ctx, v) -> ir.Type:
@@ -62,7 +65,7 @@ def lower_tt_splat(ctx, op):
     shape = T.shape(ctx.type_of(op.result))
     src = ctx.get(op.operands[0])
     base = src.offset if isinstance(src, PtrValue) else src
-    aff = P.splat(base, len(shape)) if T.is_float(base.type) is False else None
+    aff = P.splat(base, len(shape), P.scalar_facts(ctx, base)) if T.is_float(base.type) is False else None
     _map(ctx, op, lambda v, t: vector.broadcast(t, v), aff)
 
 
