@@ -33,17 +33,20 @@ ALL_IMPLS = ("ours",) + PEERS + ("interpreter",)
 @dataclass
 class Timing:
     """How long to time each implementation: warm-up calls, then repeats until both
-    `min_reps` and either `max_reps` or `budget_s` seconds are reached."""
+    `min_reps` and either `max_reps` or `budget_s` seconds are reached.  `settle_s`: an idle
+    pause before timing, so the previous implementation's OpenMP threads (which spin after
+    each parallel op) have gone to sleep instead of sharing the 2 cores with this one."""
     warmup: int
     min_reps: int
     max_reps: int
     budget_s: float
+    settle_s: float = 0.0
 
 
 # Per size: (every implementation, ours at the interpreter's shape, the interpreter: no
 # compile to warm up, and very slow).
-TIMING = {"full": (Timing(2, 5, 30, 2.0), Timing(1, 5, 20, 0.5), Timing(0, 3, 5, 2.0)),
-          "quick": (Timing(1, 3, 10, 1.0), Timing(1, 3, 10, 0.3), Timing(0, 2, 3, 1.0)),
+TIMING = {"full": (Timing(2, 5, 30, 2.0, 0.3), Timing(1, 5, 20, 0.5, 0.3), Timing(0, 3, 5, 2.0)),
+          "quick": (Timing(1, 3, 10, 1.0, 0.3), Timing(1, 3, 10, 0.3, 0.3), Timing(0, 2, 3, 1.0)),
           "tiny": (Timing(1, 1, 2, 0.0), Timing(1, 1, 1, 0.0), Timing(0, 1, 1, 0.0))}
 
 
@@ -102,6 +105,7 @@ def run_impl(case: bw.Case, impl: str, timing: Timing, reference: torch.Tensor) 
             r.update(status="mismatch", error=str(e).strip().splitlines()[0])
             return r
         settle_compile_workers()
+        time.sleep(timing.settle_s)
         times = time_fn(fn, timing)
     except Exception as e:  # a failing implementation is a row in the report, not a crash
         first = (str(e).strip().splitlines() or [""])[0]
