@@ -94,3 +94,30 @@ def test_cli_bench_report_and_pytest_paths(monkeypatch):
     assert cli.main(["bench", "-k", "add"]) == 0
     assert seen["pytest"][-3:] == ["--benchmark-enable", "-k", "add"]
     assert cli.main(["bench", "--report", "-k", "add"]) == 2
+
+
+def test_round_ratios_are_medians_of_per_round_ratios():
+    """Ratios pair each peer's round with ours from the same round (a slow spell hits both)."""
+    blocks = {"ours": [1.0, 2.0, 1.0, 4.0, 1.0], "eager": [2.0, 2.0, 3.0, 4.0, 1.5], "inductor_cpp": [0.5]}
+    r = report._round_ratios(blocks, report.PEERS)
+    assert r["eager"] == pytest.approx(1.5)          # per round 2, 1, 3, 1, 1.5 -> median 1.5
+    assert r["inductor_cpp"] == pytest.approx(0.5)   # a slow peer timed in round 1 only
+
+
+def test_time_rounds_rotates_and_skips_errors():
+    calls = []
+
+    def make(name, fail=False):
+        def fn():
+            calls.append(name)
+            if fail and len([c for c in calls if c == name]) > 1:
+                raise RuntimeError("boom")
+        return fn
+    fns = {"ours": make("ours"), "eager": make("eager"), "bad": make("bad", fail=True)}
+    t = report.Timing(0, 2, 2, 0.0, 0.0, 3)
+    times, blocks, errors = report.time_rounds(fns, t)
+    assert len(blocks["ours"]) == len(blocks["eager"]) == 3 and len(times["ours"]) == 6
+    assert errors == {"bad": "RuntimeError: boom"} and blocks["bad"] == []
+    # round 2 starts with the second implementation
+    firsts = [calls[0], calls[6]]   # round 1: ours, ours, eager, eager, bad, bad (raises)
+    assert firsts == ["ours", "eager"]

@@ -41,12 +41,13 @@ class Timing:
     max_reps: int
     budget_s: float
     settle_s: float = 0.0
+    rounds: int = 1
 
 
 # Per size: (every implementation, ours at the interpreter's shape, the interpreter: no
 # compile to warm up, and very slow).
-TIMING = {"full": (Timing(2, 5, 30, 2.0, 0.3), Timing(1, 5, 20, 0.5, 0.3), Timing(0, 3, 5, 2.0)),
-          "quick": (Timing(1, 3, 10, 1.0, 0.3), Timing(1, 3, 10, 0.3, 0.3), Timing(0, 2, 3, 1.0)),
+TIMING = {"full": (Timing(2, 5, 30, 2.0, 0.3, 5), Timing(1, 5, 20, 0.5, 0.3), Timing(0, 3, 5, 2.0)),
+          "quick": (Timing(1, 3, 10, 1.0, 0.3, 3), Timing(1, 3, 10, 0.3, 0.3), Timing(0, 2, 3, 1.0)),
           "tiny": (Timing(1, 1, 2, 0.0), Timing(1, 1, 1, 0.0), Timing(0, 1, 1, 0.0))}
 
 
@@ -90,8 +91,8 @@ def settle_compile_workers() -> None:
         AsyncCompile.wait_pool_ready()
 
 
-def run_impl(case: bw.Case, impl: str, timing: Timing, reference: torch.Tensor) -> dict:
-    """Build, check and time one implementation of `case`; never raises."""
+def prepare_impl(case: bw.Case, impl: str, reference: torch.Tensor):
+    """Build `impl`, make its first (compiling) call and check it: (result row, callable or None)."""
     r: dict = {"status": "ok"}
     try:
         t0 = time.perf_counter()
@@ -103,41 +104,107 @@ def run_impl(case: bw.Case, impl: str, timing: Timing, reference: torch.Tensor) 
             torch.testing.assert_close(out.float(), reference.float(), **case.tol)
         except AssertionError as e:
             r.update(status="mismatch", error=str(e).strip().splitlines()[0])
-            return r
-        settle_compile_workers()
-        time.sleep(timing.settle_s)
-        times = time_fn(fn, timing)
+            return r, None
     except Exception as e:  # a failing implementation is a row in the report, not a crash
-        first = (str(e).strip().splitlines() or [""])[0]
-        r.update(status="error", error=f"{type(e).__name__}: {first}")
-        return r
+        r.update(status="error", error=_first_line(e))
+        return r, None
+    return r, fn
+
+
+def _first_line(e: Exception) -> str:
+    first = (str(e).strip().splitlines() or [""])[0]
+    return f"{type(e).__name__}: {first}"
+
+
+def _finish(case: bw.Case, r: dict, times: List[float]) -> dict:
     med = statistics.median(times)
     r.update(median_s=med, times_s=times, reps=len(times),
              gbps=case.bytes / med / 1e9, gflops=case.flops / med / 1e9)
     return r
 
 
-def _ratios(impls: Dict[str, dict], peers: Iterable[str]) -> Dict[str, Optional[float]]:
-    """Our throughput over each peer's (= peer time / our time): above 1 means we are faster."""
-    ours = impls.get("ours", {}).get("median_s")
-    return {p: (impls[p]["median_s"] / ours if ours and impls.get(p, {}).get("median_s") else None)
-            for p in peers if p in impls}
+def run_impl(case: bw.Case, impl: str, timing: Timing, reference: torch.Tensor) -> dict:
+    """Build, check and time one implementation of `case` on its own; never raises."""
+    r, fn = prepare_impl(case, impl, reference)
+    if fn is None:
+        return r
+    try:
+        settle_compile_workers()
+        time.sleep(timing.settle_s)
+        return _finish(case, r, time_fn(fn, timing))
+    except Exception as e:
+        r.update(status="error", error=_first_line(e))
+        return r
+
+
+def time_rounds(fns: Dict[str, Callable[[], object]], t: Timing):
+    """Time every implementation in `t.rounds` rounds, each a short block per implementation
+    in a rotating order, so a slow spell on this shared machine lands on every implementation
+    alike.  Returns (impl -> all times, impl -> one median per round it ran, impl -> error).
+    An implementation slower than a round's budget runs in the first round only."""
+    n = max(t.rounds, 1)
+    times = {i: [] for i in fns}
+    blocks = {i: [] for i in fns}
+    errors = {}
+    slow = set()
+    order = list(fns)
+    for k in range(n):
+        block = Timing(t.warmup if k == 0 else 1, max(2, -(-t.min_reps // n)), max(2, -(-t.max_reps // n)),
+                       t.budget_s / n, t.settle_s)
+        for impl in order[k % len(order):] + order[:k % len(order)]:
+            if impl in errors or (k and impl in slow):
+                continue
+            time.sleep(t.settle_s)
+            try:
+                ts = time_fn(fns[impl], block)
+            except Exception as e:
+                errors[impl] = _first_line(e)
+                continue
+            times[impl] += ts
+            blocks[impl].append(statistics.median(ts))
+            if block.budget_s > 0 and blocks[impl][-1] > block.budget_s:
+                slow.add(impl)
+    return times, blocks, errors
+
+
+def _round_ratios(blocks: Dict[str, List[float]], peers: Iterable[str]) -> Dict[str, Optional[float]]:
+    """Our throughput over each peer's: the median over rounds of (peer's block median / ours)."""
+    ours = blocks.get("ours") or []
+    out = {}
+    for p in peers:
+        if p not in blocks:
+            continue
+        pairs = [b / a for a, b in zip(ours, blocks[p]) if a > 0]
+        out[p] = statistics.median(pairs) if pairs else None
+    return out
 
 
 def run_case(case: bw.Case, impls: Iterable[str], timing: tuple, log: Callable[[str], None]) -> dict:
-    """One workload: every requested implementation plus, if asked, the interpreter at a small
-    shape.  `timing` is one of `TIMING`'s values."""
+    """One workload: every requested implementation, timed in interleaved rounds, plus, if asked,
+    the interpreter at a small shape.  `timing` is one of `TIMING`'s values."""
     impls = list(impls)
     row = {"label": case.label, "name": case.name, "shape": case.shape, "kind": case.kind,
            "flops": case.flops, "bytes": case.bytes, "intensity": case.intensity,
            "metric": case.metric, "note": case.note, "impls": {}, "interpreter": None}
     with torch.no_grad():
         reference = case.reference()
+        fns = {}
         for impl in [i for i in impls if i in case.impls]:
-            r = run_impl(case, impl, timing[0], reference)
+            r, fn = prepare_impl(case, impl, reference)
             row["impls"][impl] = r
+            if fn is not None:
+                fns[impl] = fn
+        settle_compile_workers()
+        times, blocks, errors = time_rounds(fns, timing[0])
+        for impl, r in row["impls"].items():
+            if impl in errors:
+                r.update(status="error", error=errors[impl])
+            elif times.get(impl):
+                _finish(case, r, times[impl])
+                r["round_medians_s"] = blocks[impl]
             log(f"    {impl:<13} {_describe(r, case.metric)}")
-        row["ratios"] = _ratios(row["impls"], PEERS)
+        row["ratios"] = _round_ratios({i: b for i, b in blocks.items() if i not in errors}, PEERS)
+        del fns
         if "interpreter" in impls and case.interp is not None:
             row["interpreter"] = _run_interp(case.interp, timing[1:], log)
     torch._dynamo.reset()   # drop compiled graphs before the next workload
