@@ -14,6 +14,8 @@ from turbine_triton.triton_frontend.capture import capture_jit
 from turbine_triton.triton_frontend.parser import parse_ttir
 from turbine_triton import demo, bench_kernels as bk
 
+from ..test_reduce_scan import _welford_combine
+
 from turbine_triton.fuzz import interpret  # runs tl.sum & co, which are jit functions
 
 
@@ -96,19 +98,11 @@ def test_arg_reductions_chunked(dtype):
 
 
 @triton.jit
-def _welford(m1, v1, c1, m2, v2, c2):
-    c = c1 + c2
-    d = m2 - m1
-    w = tl.where(c == 0, 0.0, c2 / tl.where(c == 0, 1.0, c))
-    return m1 + d * w, v1 + v2 + d * d * c1 * w, c
-
-
-@triton.jit
 def welford_norm_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + tl.program_id(0) * n + offs, mask=mask, other=0.0)
-    m, v, c = tl.reduce((x, tl.zeros_like(x), mask.to(tl.float32)), 0, _welford)
+    m, v, c = tl.reduce((x, tl.zeros_like(x), mask.to(tl.float32)), 0, _welford_combine)
     tl.store(out_ptr + tl.program_id(0) * n + offs, (x - m) / tl.sqrt(v / c + 1e-5), mask=mask)
 
 
