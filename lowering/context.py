@@ -66,6 +66,7 @@ class LoweringContext:
         self.promote_bf16 = False   # see bf16_in_f32
         self.mask_hints = {}        # lowered mask vector -> scalar i1 "all lanes on" (analysis/masks.py)
         self.int_facts = {}         # lowered scalar int -> (a divisor, is it >= 0) (analysis/pointers.py)
+        self.stream_facts = {}      # binding -> "large enough to stream", memref -> address (ops/streaming.py)
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):

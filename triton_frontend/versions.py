@@ -6,15 +6,16 @@ import os
 
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
-    """A digest of the pinned toolchain plus our own lowering code.
+    """A digest of the pinned toolchain, our own lowering code and the host CPU.
 
     Our sources are hashed (not just our version string) so that a change to
     a lowering rule can never be served a stale compiled kernel.
     """
     import triton
     import turbine_triton
+    from ..lowering import host
     parts = ["turbine-triton", turbine_triton.__version__, "triton", triton.__version__,
-             "iree", _iree_version(), _source_digest()]
+             "iree", _iree_version(), _source_digest(), "host", host.fingerprint()]
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 

@@ -15,7 +15,7 @@ from ..analysis import pointers as P
 from ..context import Affine, PtrValue
 from ..errors import UnsupportedOp
 from ..registry import lowers
-from . import row_loop
+from . import row_loop, streaming
 from .. import types as T
 from ...triton_frontend.ttir import TensorType
 
@@ -74,15 +74,19 @@ def _masked_load(t, mem, at, m, p, on=None) -> ir.Value:
     return if_op.results[0]
 
 
-def _masked_store(mem, at, m, v, on=None) -> None:
-    """`vector.maskedstore`, as a plain store when every lane of `m` is on."""
+def _masked_store(mem, at, m, v, on=None, full=None) -> None:
+    """`vector.maskedstore`, as a plain store (`full(v, mem, at)`) when every lane of `m` is on."""
     if_op = scf.IfOp(_all_on(m, on), [], has_else=True)
     with ir.InsertionPoint(if_op.then_block):
-        vector.store(v, mem, [at])
+        (full or _plain_store)(v, mem, at)
         scf.YieldOp([])
     with ir.InsertionPoint(if_op.else_block):
         vector.maskedstore(mem, [at], m, v)
         scf.YieldOp([])
+
+
+def _plain_store(v, mem, at) -> None:
+    vector.store(v, mem, [at])
 
 
 def _flat(ctx, v: ir.Value, n: int) -> ir.Value:
@@ -256,6 +260,10 @@ def lower_tt_store(ctx, op):
     if _checked(ctx):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
+    policy = streaming.policy_of(op)
+
+    def full(v, mem, at):
+        streaming.full_store(ctx, v, mem, at, ptr.arg, policy)
     if _use_flat(ptr.affine, shape):
         n = 1
         for d in shape:
@@ -264,20 +272,20 @@ def lower_tt_store(ctx, op):
         m = _flat(ctx, mask, n) if mask is not None else None
         for start, size, at in _flat_pieces(ctx, ptr.affine, n):
             if m is None:
-                vector.store(_slice1d(v, start, size), mem, [at])
+                full(_slice1d(v, start, size), mem, at)
             else:
                 _masked_store(mem, at, _slice1d(m, start, size), _slice1d(v, start, size),
-                              ctx.mask_hints.get(mask))
+                              ctx.mask_hints.get(mask), full)
         return
     if P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         for idx, start in P.row_starts(ptr.affine, shape):
             start = ctx.index(start)
             row = vector.extract(val, [], list(idx)) if idx else val
             if mask is None:
-                vector.store(row, mem, [start])
+                full(row, mem, start)
             else:
                 m = vector.extract(mask, [], list(idx)) if idx else mask
-                _masked_store(mem, start, m, row, ctx.mask_hints.get(mask))
+                _masked_store(mem, start, m, row, ctx.mask_hints.get(mask), full)
         return
     rowwise = P.is_rowwise_contiguous(ptr.affine, shape)
     if row_loop.wanted(shape, rowwise, MAX_UNROLLED_ROWS):
