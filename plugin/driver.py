@@ -79,42 +79,51 @@ class CPUUtils:
                 "mem_bus_width": 0}
 
 
-class CPULauncher:
-    """Triton's launcher for one compiled kernel."""
+def CPULauncher(src, metadata):
+    """Triton's launcher for one compiled kernel (`launcher_cls(src, metadata)`).
 
-    def __init__(self, src, metadata):
-        from ..lowering.abi import KernelAbi
-        from ..runtime.launch import Launcher
-        abi = KernelAbi.from_json(metadata.turbine_abi)
-        signature = getattr(src, "signature", None) or {}
-        types = list(signature.values())
-        self.positions = [i for i, ty in enumerate(types) if ty != "constexpr"] if types else None
-        self.nargs = len(types)
-        # Triton passes constexprs too: pick the runtime arguments with one C call
-        self._pick = None
-        if self.positions is not None and self.positions != list(range(len(types))):
-            pick = operator.itemgetter(*self.positions) if self.positions else (lambda a: ())
-            self._pick = pick if len(self.positions) != 1 else (lambda a, g=pick: (g(a),))
-        self.launcher = Launcher.__new__(Launcher)
-        Launcher.__init__(self.launcher, abi, module=_NO_MODULE)
-        self.warm, self.general = self.launcher._warm, self.launcher._run_general
-        self.expand_descriptors = any(str(t).startswith("tensordesc") for t in types)
+    Returns a plain function, called with the grid, stream, the loaded module, metadata, the
+    launch hooks and every bound argument (constexprs too).  Warm launches run inside it
+    (`Launcher.triton_entry`, generated per kernel); a plain function rather than an object
+    with `__call__` saves a call layer on every launch.  `launch.launcher` is our `Launcher`.
+    """
+    from ..lowering.abi import KernelAbi
+    from ..runtime.launch import Launcher
+    abi = KernelAbi.from_json(metadata.turbine_abi)
+    signature = getattr(src, "signature", None) or {}
+    types = list(signature.values())
+    positions = [i for i, ty in enumerate(types) if ty != "constexpr"] if types else None
+    nargs = len(types)
+    launcher = Launcher.__new__(Launcher)
+    Launcher.__init__(launcher, abi, module=_NO_MODULE)
+    warm, general = launcher._warm, launcher._run_general
+    expand = any(str(t).startswith("tensordesc") for t in types)
+    # Triton passes constexprs too: pick the runtime arguments with one C call
+    pick = None
+    if positions is not None and positions != list(range(nargs)):
+        getter = operator.itemgetter(*positions) if positions else (lambda a: ())
+        pick = getter if len(positions) != 1 else (lambda a, g=getter: (g(a),))
 
-    def __call__(self, gx, gy, gz, stream, function, packed_metadata, launch_metadata,
-                 enter_hook, exit_hook, *args):
-        if enter_hook is not None:
-            enter_hook(launch_metadata)
-        if self._pick is not None:
-            if len(args) == self.nargs:
-                args = self._pick(args)
-            else:
-                args = [args[i] for i in self.positions if i < len(args)]
-        if self.expand_descriptors:
+    def slow(function, gx, gy, gz, launch_metadata, exit_hook, args):
+        if pick is not None:
+            args = pick(args) if len(args) == nargs else [args[i] for i in positions if i < len(args)]
+        if expand:
             args = _expand_descriptors(args)
-        if not self.warm(function, gx, gy, gz, args):
-            self.general(function, (gx, gy, gz), args)
+        if not warm(function, gx, gy, gz, args):
+            general(function, (gx, gy, gz), args)
         if exit_hook is not None:
             exit_hook(launch_metadata)
+
+    launch = None
+    if positions is not None and not expand:
+        launch = launcher.triton_entry((positions, nargs, slow))
+    if launch is None:
+        def launch(gx, gy, gz, stream, function, packed_metadata, launch_metadata, enter_hook, exit_hook, *args):
+            if enter_hook is not None:
+                enter_hook(launch_metadata)
+            slow(function, gx, gy, gz, launch_metadata, exit_hook, args)
+    launch.launcher = launcher
+    return launch
 
 
 _NO_MODULE = object()

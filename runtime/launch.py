@@ -61,7 +61,8 @@ class Launcher:
         self.module = module if module is not None else LoadedModule(vmfb, abi.host_function)
         self._params = abi.user_params
         self._has_status = abi.has_status
-        self._lists = {}   # launch key -> (argument list, result list, module, views)
+        # launch key -> (invoke, argument list, result list, module, views)
+        self._lists = {}
         self._warm = _warm_path(self, self._params) if not self._has_status else _cold
 
     def __call__(self, grid, *args):
@@ -73,17 +74,42 @@ class Launcher:
         if not self._warm(module, gx, gy, gz, args):
             self._run_general(module, grid, args)
 
-    def _fill(self, key, module, views):
-        """The (argument, result) lists of launch `key` (module and view ids, then its words)."""
+    def triton_entry(self, slow):
+        """A function with the signature of a Triton launcher (grid, stream, function, metadata,
+        hooks, then every bound argument, constexprs included) that runs warm launches itself
+        and hands anything else to `slow(function, gx, gy, gz, launch_metadata, exit_hook, args)`;
+        None when this kernel has no warm path."""
+        if self._has_status:
+            return None
+        return _warm_path(self, self._params, triton=slow)
+
+    def _fill(self, key, module, gx, gy, gz, ptrs, words):
+        """The cached entry of launch `key`, or None (nothing done) when the general path must run:
+        a storage not imported yet, a grid that is not three positive ints.  `ptrs` holds
+        (storage address, bytes, kernel dtype, storage offset) per pointer; `words` the scalars."""
+        if type(gx) is not int or type(gy) is not int or type(gz) is not int or min(gx, gy, gz) <= 0:
+            return None
+        if gx == 1 and gy == 1 and gz == 1 and INLINE_SINGLE_PROGRAM:
+            module = module._inline or module.inline()
+        lookup = module.views.lookup
+        views = []
+        for p, n, want, off in ptrs:
+            hit = lookup((p, n, want))
+            if hit is None:
+                return None
+            views.append(hit)
         rt = self._rt
-        words = key[1 + len(views):]
-        lst = rt.VmVariantList(len(views) + len(words))
+        lst = rt.VmVariantList(2 * len(views) + len(words) + 3)
         for v in views:
             lst.push_ref(v[0])
-        for w in words:
-            lst.push_int(int(w))
-        # holds the module and the cache hits: the ids in `key` stay theirs while it lives
-        return lst, rt.VmVariantList(0), module, views
+        for v, ptr in zip(views, ptrs):
+            lst.push_int(ptr[3] + v[1])
+        for w in (*words, gx, gy, gz):
+            lst.push_int(w)
+        if len(self._lists) >= 8:
+            self._lists.clear()
+        # the entry holds the module and the views it names; the key's module stays alive with it
+        return module.context.invoke, module.function, lst, rt.VmVariantList(0), key[0], views
 
     def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
@@ -129,66 +155,95 @@ def _cold(module, gx, gy, gz, args) -> bool:
     return False
 
 
-def _warm_path(launcher, params):
-    """A function `(module, gx, gy, gz, args) -> bool` that launches when every pointer's
-    storage is already imported on the module's device and every scalar is a plain int or
-    float, and returns False (having done nothing) otherwise: the general path then checks,
-    imports and raises.  Generated per kernel so the per-argument work is straight-line code.
+def _warm_path(launcher, params, triton=None):
+    """A function `(module, gx, gy, gz, args) -> bool` that launches when every pointer is a
+    plain CPU tensor whose storage is already imported on the module's device and every scalar
+    is a plain int or float, and returns False (having done nothing) otherwise: the general
+    path then checks, imports and raises.  Generated per kernel so the per-argument work is
+    straight-line code.
+
+    With `triton=(positions, nargs, slow)` it is instead Triton's launcher itself (see
+    `Launcher.triton_entry`): `positions` are the runtime arguments among Triton's `nargs`
+    bound arguments, and `slow` takes every launch the warm path does not.
+
+    A launch is keyed on what it reads: the module, each storage's exact address range and the
+    tensor's storage offset, the scalars and the grid.  A hit therefore names the caller's live
+    memory (a freed, reused or resized storage gives a new key) and its filled argument list is
+    exactly what the checked path would build.
     """
     n = len(params)
-    env = {"Tensor": torch.Tensor, "fast_word": _fast_word, "INLINE": INLINE_SINGLE_PROGRAM,
-           "lists": launcher._lists, "pop": launcher._lists.pop, "fill": launcher._fill, "I64_MIN": _I64_MIN,
-           "I64_END": _I64_END}
-    lines = [f"def warm(module, gx, gy, gz, args):",
-             f"    if len(args) != {n}:",
-             f"        return False",
-             f"    if gx == 1 and gy == 1 and gz == 1 and INLINE:",
-             f"        module = module._inline or module.inline()",
-             f"    elif gx <= 0 or gy <= 0 or gz <= 0:",
-             f"        return True",
-             f"    lookup = module.views.lookup"]
-    if n:
-        lines.append(f"    {', '.join(f'a{i}' for i in range(n))}, = args")
-    views, words = [], []
+    env = {"Tensor": torch.Tensor, "fast_word": _fast_word, "lists": launcher._lists,
+           "pop": launcher._lists.pop, "fill": launcher._fill, "I64_MIN": _I64_MIN, "I64_END": _I64_END}
+    if triton is None:
+        head = ["def warm(module, gx, gy, gz, args):",
+                f"    if len(args) != {n}:",
+                "        return False"]
+        unpack = [f"a{i}" for i in range(n)]
+        fail, done = "return False", ["    return True"]
+    else:
+        positions, nargs, slow = triton
+        env["slow"], env["HookChain"] = slow, _HookChain
+        head = ["def warm(gx, gy, gz, stream, module, packed_metadata, launch_metadata, enter_hook, exit_hook, *args):",
+                # Triton always passes its (usually empty) hook chains: skip calling an empty one
+                "    if enter_hook is not None and (type(enter_hook) is not HookChain or enter_hook.calls):",
+                "        enter_hook(launch_metadata)",
+                f"    if len(args) != {nargs}:",
+                "        return slow(module, gx, gy, gz, launch_metadata, exit_hook, args)"]
+        unpack = ["_"] * nargs
+        for i, j in enumerate(positions):
+            unpack[j] = f"a{i}"
+        fail = "return slow(module, gx, gy, gz, launch_metadata, exit_hook, args)"
+        done = ["    if exit_hook is not None and (type(exit_hook) is not HookChain or exit_hook.calls):",
+                "        exit_hook(launch_metadata)"]
+    lines = list(head)
+    if unpack:
+        lines.append(f"    {', '.join(unpack)}, = args")
+    ptrs, key, words = [], [], []
     for i, p in enumerate(params):
         if p.kind == "ptr":
             want = TORCH_DTYPES.get(p.triton_type.lstrip("*"))
             if want is None:
-                return _cold
+                return _cold if triton is None else None
             env[f"W{i}"], env[f"A{i}"] = want, frozenset(_ACCEPTED[want] & _SUPPORTED)
             lines += [f"    if type(a{i}) is not Tensor or not a{i}.is_cpu:",
-                      f"        return False",
+                      f"        {fail}",
                       f"    d = a{i}.dtype",
                       f"    if d is not W{i} and d not in A{i}:",
-                      f"        return False",
+                      f"        {fail}",
                       f"    s = a{i}.untyped_storage()",
-                      f"    h{i} = lookup((s.data_ptr(), s.nbytes(), W{i}))",
-                      f"    if h{i} is None:",
-                      f"        return False"]
-            views.append(f"h{i}")
-            words.append(f"a{i}.storage_offset() + h{i}[1]")
+                      f"    p{i}, n{i}, o{i} = s.data_ptr(), s.nbytes(), a{i}.storage_offset()"]
+            ptrs.append(f"(p{i}, n{i}, W{i}, o{i})")
+            key += [f"p{i}", f"n{i}", f"o{i}"]
         elif p.triton_type in ("i32", "i64", "u32", "i16", "i8", "u8", "u16"):
             lines += [f"    if type(a{i}) is not int or not I64_MIN <= a{i} < I64_END:",
-                      f"        return False"]
+                      f"        {fail}"]
             words.append(f"a{i}")
         else:
             lines += [f"    w{i} = fast_word(a{i}, {p.triton_type!r})",
                       f"    if w{i} is None:",
-                      f"        return False"]
+                      f"        {fail}"]
             words.append(f"w{i}")
-    words += ["gx", "gy", "gz"]
+    key += words + ["gx", "gy", "gz"]
     # a filled list is taken out of the cache while in use (dict.pop is atomic): one thread each
-    lines += [f"    key = (id(module), {''.join(f'id({v}), ' for v in views)}{', '.join(words)})",
-              f"    entry = pop(key, None)",
-              f"    if entry is None:",
-              f"        entry = fill(key, module, ({''.join(v + ', ' for v in views)}))",
-              f"    module.context.invoke(module.function, entry[0], entry[1])",
-              f"    if len(lists) >= 8:",
-              f"        lists.clear()",
-              f"    lists[key] = entry",
-              f"    return True"]
+    lines += [f"    key = (module, {', '.join(key)})",
+              "    entry = pop(key, None)",
+              "    if entry is None:",
+              f"        entry = fill(key, module, gx, gy, gz, ({''.join(q + ', ' for q in ptrs)}), "
+              f"({''.join(w + ', ' for w in words)}))",
+              "        if entry is None:",
+              f"            {fail}",
+              "    entry[0](entry[1], entry[2], entry[3])",
+              "    lists[key] = entry",
+              *done]
     exec(compile("\n".join(lines), f"<warm launch of {launcher.abi.name}>", "exec"), env)
     return env["warm"]
+
+
+try:
+    from triton.knobs import HookChain as _HookChain
+except ImportError:   # older Triton: hooks are plain callables or None
+    class _HookChain:
+        pass
 
 
 # tensor dtypes a kernel dtype binds without a conversion (TTIR integers are signless)

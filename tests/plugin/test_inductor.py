@@ -69,18 +69,29 @@ def test_no_global_configuration_is_edited():
     assert "@triton.jit" not in "\n".join(codes)
 
 
+def _count_launches(monkeypatch) -> list:
+    """A list that gets one entry per launch through the launchers our driver builds from now on."""
+    import triton
+    active = triton.runtime.driver.active
+    make, calls = active.launcher_cls, []
+
+    def counting_launcher_cls(src, metadata):
+        launch = make(src, metadata)
+
+        def counting(*args):
+            calls.append(launch)
+            return launch(*args)
+        return counting
+
+    monkeypatch.setattr(active, "launcher_cls", counting_launcher_cls)
+    return calls
+
+
 def test_kernels_run_through_our_driver(monkeypatch):
     import triton
     from turbine_triton.plugin import driver as drv
     assert isinstance(triton.runtime.driver.active, drv.CPUDriverBase)
-    calls = []
-    real = drv.CPULauncher.__call__
-
-    def counting(self, *args, **kwargs):
-        calls.append(self)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(drv.CPULauncher, "__call__", counting)
+    calls = _count_launches(monkeypatch)
     x = torch.randn(33, 17)
     check(lambda t: torch.sigmoid(t) + t.abs(), x)
     assert calls, "no kernel ran through the turbine_triton launcher"
@@ -293,15 +304,7 @@ def test_conv_batchnorm_relu_train():
 
 def test_max_autotune_mm_template(monkeypatch):
     from torch._inductor import config
-    from turbine_triton.plugin import driver as drv
-    launches = []
-    real = drv.CPULauncher.__call__
-
-    def counting(self, *args, **kwargs):
-        launches.append(self)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(drv.CPULauncher, "__call__", counting)
+    launches = _count_launches(monkeypatch)
     a, b = torch.randn(16, 32), torch.randn(32, 16)
     fn = lambda x, y: torch.relu(x @ y)
     # torch 2.13 on CPU: epilogue-fusion benchmarking hits an IndentationError.

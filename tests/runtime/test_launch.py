@@ -205,3 +205,70 @@ def test_signless_and_fp8_tensors_bind():
     for _ in range(2):
         double_kernel[(1,)](f8, out8, 64, BLOCK=64)
         torch.testing.assert_close(out8.float(), (f8.float() * 2).to(torch.float8_e4m3fn).float())
+
+
+@triton.jit
+def scaled_copy_kernel(x_ptr, n, out_ptr, scale, k, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * scale + k, mask=m)
+
+
+def test_interleaved_pointers_and_scalars_bind_in_abi_order():
+    """The host ABI takes every pointer's offset before the scalars, whatever the parameter order."""
+    base = torch.randn(256)
+    out = torch.zeros(256)
+    for start, n, scale, k in [(0, 64, 2.0, 1), (64, 50, 2.0, 1), (64, 50, 2.0, 1), (3, 64, -1.5, 7)]:
+        for _ in range(2):       # the second launch is warm
+            out.zero_()
+            scaled_copy_kernel[(1,)](base[start:], n, out[start + 1:], scale, k, BLOCK=64)
+            expected = torch.zeros(256)
+            expected[start + 1:start + 1 + n] = base[start:start + n] * scale + k
+            torch.testing.assert_close(out, expected)
+
+
+def test_float_scalars_are_keyed_on_their_bits():
+    """0.0 and -0.0 compare equal, so a warm launch must not reuse one's argument list for the other."""
+    x = -torch.zeros(64)
+    out = torch.empty(64)
+    for b in (0.0, -0.0, 0.0, -0.0):
+        axpb_kernel[(1,)](x, out, 1.0, b, 64, BLOCK=64)
+        assert torch.equal(torch.signbit(out), torch.full((64,), str(b) == "-0.0"))
+
+
+def test_launch_hooks_run_on_warm_launches():
+    from triton import knobs
+    x, y, out = torch.randn(64), torch.randn(64), torch.empty(64)
+    _add(x, y, out)
+    seen = []
+    enter = lambda metadata: seen.append("enter")
+    leave = lambda metadata: seen.append("exit")
+    knobs.runtime.launch_enter_hook.add(enter)
+    knobs.runtime.launch_exit_hook.add(leave)
+    try:
+        for _ in range(3):
+            out.zero_()
+            _add(x, y, out)
+            torch.testing.assert_close(out, x + y)
+    finally:
+        knobs.runtime.launch_enter_hook.remove(enter)
+        knobs.runtime.launch_exit_hook.remove(leave)
+    assert seen == ["enter", "exit"] * 3
+    _add(x, y, out)
+    assert len(seen) == 6
+
+
+def test_warm_launch_after_storage_resized_in_place():
+    """The same tensor object, resized in place between warm launches, binds its new memory."""
+    x, y = torch.randn(64), torch.randn(64)
+    out = torch.empty(64)
+    _add(x, y, out)
+    _add(x, y, out)
+    out.resize_(100000)             # a larger allocation: new address and length
+    out.resize_(64)                 # same sizes as before, on the new storage memory
+    out.zero_()
+    _add(x, y, out)
+    torch.testing.assert_close(out, x + y)
+    x.set_(torch.randn(64))         # a new storage under the same tensor object
+    _add(x, y, out)
+    torch.testing.assert_close(out, x + y)
