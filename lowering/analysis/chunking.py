@@ -5,7 +5,9 @@ straight from the tile make LLVM keep whole tiles live and spill.  In a kernel
 whose tensors are all 1-D of one size B (or (1, B), and all-ones shapes: the
 row tiles of Inductor's reductions with XBLOCK=1), every tensor op but a reduction
 computes each lane independently, so tensor code can run as a loop over chunks
-of C lanes.  Reductions split such a kernel into stages: stage k's loop
+of C lanes.  Tiles of a few rows, (X, B) with per-row values (X, 1) and (X,)
+(Inductor's inner reductions with XBLOCK = 2..8), run the same way on (X, C)
+chunks, with C shrunk so a chunk stays a few registers.  Reductions split such a kernel into stages: stage k's loop
 accumulates the reductions whose inputs need only earlier stages' results
 (lane-wise, in C-lane accumulators), and the stores run in the last stage.  A
 tensor value needed by several stages is recomputed in each (its loads are
@@ -31,6 +33,10 @@ from ...triton_frontend.ttir import Function, Op, ScalarType, TensorType, Value
 
 # Lanes per chunk: 4 AVX2 registers of fp32, measured on vector add (bench/).
 CHUNK = 32
+# Tiles of up to this many rows are chunked; a chunk keeps about CHUNK lanes in all (X rows of
+# CHUNK // X lanes, at least MIN_LANES: one AVX-512 register of fp32).
+MAX_ROWS = 8
+MIN_LANES = 16
 
 _CHUNKABLE = {
     "tt.make_range", "tt.splat", "tt.addptr", "tt.load", "tt.store", "tt.extern_elementwise",
@@ -40,6 +46,7 @@ _CHUNKABLE = {
     # only between (B,), (1, B) and all-ones shapes (the size check rejects any other)
     "tt.expand_dims", "tt.broadcast", "tt.reshape",
 }
+
 # integer division traps on x86; a combine step on the zero-filled first accumulator must not
 _TRAPPING = {"arith.divsi", "arith.divui", "arith.remsi", "arith.remui", "arith.floordivsi", "arith.ceildivsi",
              "arith.ceildivui"}
@@ -66,9 +73,12 @@ class Stage:
 
 @dataclass
 class ChunkPlan:
-    """Stages of a chunked kernel over a block of `block` lanes."""
+    """Stages of a chunked kernel over a block of `block` lanes (in each of `rows` rows),
+    `lanes` at a time."""
     block: int
     stages: List[Stage]
+    rows: int = 1
+    lanes: int = CHUNK
 
     @property
     def kept(self) -> List[Value]:
@@ -90,29 +100,59 @@ def _elementwise(op) -> bool:
 
 
 class _Sizes:
-    """The one block size B: every tensor is (1, .., 1, B) or all ones (a value per program)."""
+    """The block size B and row count X: every tensor is (B,), (1, B), (X, B), a per-row (X,)
+    or (X, 1), or all ones (a value per program).  Without rows, the first 1-D size seen is B."""
 
-    def __init__(self):
-        self.size = None
+    def __init__(self, block=None, rows=1):
+        self.size, self.rows = block, rows
 
     def ok(self, values) -> bool:
         for v in values:
-            if isinstance(v.type, TensorType):
-                *lead, last = v.type.shape
-                if any(d != 1 for d in lead):
-                    return False
-                if last == 1:
-                    continue
-                if self.size is None:
-                    self.size = last
-                elif self.size != last:
-                    return False
+            if isinstance(v.type, TensorType) and not self._fits(v.type.shape):
+                return False
         return True
+
+    def _fits(self, shape) -> bool:
+        *lead, last = shape
+        if self.rows > 1:
+            if len(shape) == 1:
+                return last in (1, self.rows, self.size)
+            return len(shape) == 2 and lead[0] in (1, self.rows) and last in (1, self.size)
+        if any(d != 1 for d in lead):
+            return False
+        if last == 1:
+            return True
+        if self.size is None:
+            self.size = last
+        return self.size == last
+
+    @staticmethod
+    def of(fn: Function) -> "_Sizes":
+        """Rows and block from the 2-D tensors of `fn`'s top level (rows 1 when there are none)."""
+        rows, blocks = set(), set()
+        for op in fn.body.ops:
+            for v in list(op.operands) + list(op.results):
+                if isinstance(v.type, TensorType) and len(v.type.shape) == 2:
+                    x, b = v.type.shape
+                    if x > 1:
+                        rows.add(x)
+                    if b > 1:
+                        blocks.add(b)
+        if not rows:
+            return _Sizes()
+        if len(rows) != 1 or len(blocks) != 1:
+            return _Sizes(block=-1, rows=-1)   # matches no shape: lowered whole
+        (x,), (b,) = rows, blocks
+        if x > MAX_ROWS or x == b:
+            return _Sizes(block=-1, rows=-1)
+        return _Sizes(block=b, rows=x)
 
 
 def _classify_plain(op, sizes) -> Optional[str]:
     if not _elementwise(op) or not sizes.ok(list(op.operands) + list(op.results)):
         return None
+    if sizes.rows > 1 and op.name == "tt.reshape":
+        return None   # could move lanes between rows
     if not _is_tensor_op(op):
         return None if op.name == "tt.store" else SCALAR   # keep scalar stores ordered with tensor code
     return SINK if op.name in ("tt.store", "tt.assert") else TENSOR
@@ -124,8 +164,9 @@ def _classify(op, sizes) -> Optional[str]:
         axis = int(op.attrs.get("axis", "0").split(":")[0])
         if not isinstance(src, TensorType) or axis != len(src.shape) - 1 or src.shape[-1] == 1:
             return None
-        if any(isinstance(r.type, TensorType) and any(d != 1 for d in r.type.shape) for r in op.results):
-            return None
+        if not sizes.ok(op.results) or any(isinstance(r.type, TensorType) and r.type.shape[-1] == sizes.size
+                                           and sizes.size != 1 for r in op.results):
+            return None   # a reduction gives a value per program or per row, never per lane
         body = op.regions[0].block.ops
         if any(o.regions or o.name in _TRAPPING or not (o.name.startswith(("arith.", "math.")) or
                                                         o.name == "tt.reduce.return") for o in body):
@@ -165,7 +206,7 @@ def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
     if len(fn.blocks) > 1:
         return None
     ops = [op for op in fn.body.ops if op.name != "tt.return"]
-    sizes = _Sizes()
+    sizes = _Sizes.of(fn)
     kind: Dict[int, str] = {}
     producer = {}
     for i, op in enumerate(ops):
@@ -175,8 +216,9 @@ def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
         kind[i] = k
         for r in op.results:
             producer[r] = i
-    block = sizes.size
-    if block is None or block <= CHUNK or block % CHUNK:
+    block, rows = sizes.size, sizes.rows
+    lanes = max(CHUNK // rows, MIN_LANES)
+    if block is None or block <= lanes or block % lanes:
         return None
 
     deps = {i: sorted({producer[v] for v in _free_values(op) if v in producer}) for i, op in enumerate(ops)}
@@ -197,7 +239,7 @@ def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
             i = todo.pop()
             if i in seen or i in kept:
                 continue
-            if i in computed_in and costly[i] and _keepable(ops[i], block):
+            if i in computed_in and costly[i] and _keepable(ops[i], block, rows):
                 kept.add(i)
                 continue
             seen.add(i)
@@ -225,18 +267,24 @@ def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
                             reload=[ops[i].result for i in sorted(kept)]))
     if any(kind[i] == SCALAR and ops[i].name == "tt.load" and i > first_store for i in kind):
         return None       # scalar loads run before the stores' stage
-    return ChunkPlan(block, stages)
+    return ChunkPlan(block, stages, rows, lanes)
 
 
 def _costly(op) -> bool:
     return op.name in _COSTLY or (op.name.startswith("math.") and op.name not in _CHEAP_MATH)
 
 
-def _keepable(op, block: int) -> bool:
-    """A single tensor of numbers (not pointers or masks) small enough for a stack buffer."""
+def _keepable(op, block: int, rows: int = 1) -> bool:
+    """A single per-lane tensor of numbers (not pointers or masks) small enough for a stack
+    buffer of one row of `block` lanes per row it has."""
     if len(op.results) != 1 or not isinstance(op.results[0].type, TensorType):
         return False
     t = op.results[0].type
     el = t.element
     return (t.shape[-1] == block and isinstance(el, ScalarType) and el.name != "i1"
-            and block * max(el.bitwidth // 8, 1) <= MAX_KEPT_BYTES)
+            and kept_rows(t) * block * max(el.bitwidth // 8, 1) <= MAX_KEPT_BYTES)
+
+
+def kept_rows(t: TensorType) -> int:
+    """Rows of a per-lane tensor: its leading extent (1 for 1-D)."""
+    return t.shape[0] if len(t.shape) == 2 else 1

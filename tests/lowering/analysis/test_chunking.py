@@ -226,3 +226,91 @@ def test_inductor_looped_reduction_with_unit_leading_dim(cols):
     torch.testing.assert_close(out, torch.softmax(x, 1), atol=1e-6, rtol=1e-5)
     plan = _plan(inductor_looped_kernel, x, out, rows, cols, XBLOCK=1, R0_BLOCK=256)
     assert [len(s.reductions) for s in plan.stages] == [1, 1, 0]
+
+
+# --- tiles of a few rows: Inductor's inner reductions with XBLOCK > 1 ----------------------
+
+@triton.jit
+def rows_layernorm_kernel(in_ptr0, in_ptr1, w_ptr, out_ptr, xnumel, r0_numel,
+                          XBLOCK: tl.constexpr, R0_BLOCK: tl.constexpr):
+    # Inductor's looped two-pass layer norm of (x + y) with a permuted second input
+    xoffset = tl.program_id(0) * XBLOCK
+    xindex = xoffset + tl.arange(0, XBLOCK)[:, None]
+    xmask = xindex < xnumel
+    r0_base = tl.arange(0, R0_BLOCK)[None, :]
+    x0 = xindex % 4
+    x1 = xindex // 4
+    _acc = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
+    for r0_offset in tl.range(0, r0_numel, R0_BLOCK):
+        r0 = r0_offset + r0_base
+        m = (r0 < r0_numel) & xmask
+        a = tl.load(in_ptr0 + (r0 + r0_numel * xindex), m, other=0.0)
+        b = tl.load(in_ptr1 + (r0 + r0_numel * x1 + r0_numel * (xnumel // 4) * x0), m, other=0.0)
+        _acc = tl.where(m, _acc + (a + b), _acc)
+    mean = tl.sum(_acc, 1)[:, None] / r0_numel
+    _sq = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
+    for r0_offset in tl.range(0, r0_numel, R0_BLOCK):
+        r0 = r0_offset + r0_base
+        m = (r0 < r0_numel) & xmask
+        a = tl.load(in_ptr0 + (r0 + r0_numel * xindex), m, other=0.0)
+        b = tl.load(in_ptr1 + (r0 + r0_numel * x1 + r0_numel * (xnumel // 4) * x0), m, other=0.0)
+        d = (a + b) - mean
+        _sq = tl.where(m, _sq + d * d, _sq)
+    rstd = tl.math.rsqrt(tl.sum(_sq, 1)[:, None] / r0_numel + 1e-5)
+    for r0_offset in tl.range(0, r0_numel, R0_BLOCK):
+        r0 = r0_offset + r0_base
+        m = (r0 < r0_numel) & xmask
+        a = tl.load(in_ptr0 + (r0 + r0_numel * xindex), m, other=0.0)
+        b = tl.load(in_ptr1 + (r0 + r0_numel * x1 + r0_numel * (xnumel // 4) * x0), m, other=0.0)
+        w = tl.load(w_ptr + r0, r0 < r0_numel, other=0.0)
+        tl.store(out_ptr + (r0 + r0_numel * xindex), ((a + b) - mean) * rstd * w, m)
+
+
+@pytest.mark.parametrize("xblock, rblock, rows, cols", [
+    (2, 256, 20, 512),    # whole rows in one block, a row tail
+    (4, 128, 18, 300),    # column tails and a looped reduction
+    (8, 128, 8, 1000),
+])
+def test_row_tiles_of_inner_reductions(xblock, rblock, rows, cols):
+    x, y = torch.randn(rows, cols), torch.randn(rows, cols)
+    w = torch.randn(cols)
+    out = torch.full((rows, cols), -5.0)
+    grid = (triton.cdiv(rows, xblock),)
+    rows_layernorm_kernel[grid](x, y, w, out, rows, cols, XBLOCK=xblock, R0_BLOCK=rblock)
+    # row i pairs x[i] with y[(i // 4) + (rows // 4) * (i % 4)]
+    i = torch.arange(rows)
+    yy = y[(i // 4) + (rows // 4) * (i % 4)]
+    ref = torch.nn.functional.layer_norm(x + yy, (cols,), eps=1e-5) * w
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+    plan = _plan(rows_layernorm_kernel, x, y, w, out, rows, cols, XBLOCK=xblock, R0_BLOCK=rblock)
+    assert plan is not None and plan.rows == xblock and plan.block == rblock
+    assert [len(s.reductions) for s in plan.stages] == [1, 1, 0]
+
+
+@triton.jit
+def rows_softmax_kernel(x_ptr, out_ptr, n_rows, n_cols, XBLOCK: tl.constexpr, RBLOCK: tl.constexpr):
+    rows = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]
+    cols = tl.arange(0, RBLOCK)[None, :]
+    m = (rows < n_rows) & (cols < n_cols)
+    x = tl.load(x_ptr + rows * n_cols + cols, m, other=-float("inf"))
+    e = tl.exp(x - tl.max(x, 1)[:, None])
+    tl.store(out_ptr + rows * n_cols + cols, e / tl.sum(e, 1)[:, None], m)
+
+
+@pytest.mark.parametrize("xblock", [2, 4])
+def test_row_tiles_keep_costly_values_per_row(xblock):
+    """exp(x - max) is kept in a stack buffer of XBLOCK rows between the sum and the stores."""
+    x = torch.randn(11, 200) * 3
+    out = torch.empty_like(x)
+    rows_softmax_kernel[(triton.cdiv(11, xblock),)](x, out, 11, 200, XBLOCK=xblock, RBLOCK=256)
+    torch.testing.assert_close(out, torch.softmax(x, -1), atol=1e-6, rtol=1e-5)
+    plan = _plan(rows_softmax_kernel, x, out, 11, 200, XBLOCK=xblock, RBLOCK=256)
+    assert plan.rows == xblock and plan.kept, "exp should be kept, not recomputed"
+
+
+def test_many_rows_are_lowered_whole():
+    x = torch.randn(40, 64)
+    out = torch.empty_like(x)
+    rows_softmax_kernel[(3,)](x, out, 40, 64, XBLOCK=16, RBLOCK=64)
+    torch.testing.assert_close(out, torch.softmax(x, -1), atol=1e-6, rtol=1e-5)
+    assert _plan(rows_softmax_kernel, x, out, 40, 64, XBLOCK=16, RBLOCK=64) is None
