@@ -1,6 +1,7 @@
 """Launch overhead of a warm one-program kernel: `kernel[(1,)](x, y, n, BLOCK=64)` end to end,
-our launcher alone (what Triton's `JITFunction.run` calls), and Triton's own share (its
-`JITFunction.run` with the compiled kernel's launcher swapped for a no-op).
+our launcher alone (what Triton's `JITFunction.run` calls), Triton's own share (its
+`JITFunction.run` with the compiled kernel's launcher swapped for a no-op), and the bare
+`VmContext.invoke` of the cached argument list inside ours (IREE's host function and dispatch).
 
 Run: `python -m pytest bench/test_bench_launch.py --benchmark-enable`.
 """
@@ -23,11 +24,12 @@ def _inc_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
 def warm():
     x, y = torch.randn(64), torch.empty(64)
     compiled = _inc_kernel[(1,)](x, y, 64, BLOCK=64)
+    _inc_kernel[(1,)](x, y, 64, BLOCK=64)   # warm: fills the cached argument list
     torch.testing.assert_close(y, x + 1.0)
     return compiled, x, y
 
 
-@pytest.mark.parametrize("part", ["end_to_end", "ours", "triton"])
+@pytest.mark.parametrize("part", ["end_to_end", "ours", "triton", "invoke"])
 def test_launch_overhead(benchmark, warm, part):
     compiled, x, y = warm
     benchmark.group = "launch kernel[(1,)] 64 fp32"
@@ -38,6 +40,10 @@ def test_launch_overhead(benchmark, warm, part):
         launcher, function = compiled.run, compiled.function
         y.zero_()
         benchmark(lambda: launcher(1, 1, 1, 0, function, None, None, None, None, x, y, 64, 64))
+    elif part == "invoke":
+        (invoke, *_), = compiled.run.launcher._lists.values()   # the warm launches' one entry
+        y.zero_()
+        benchmark(invoke)
     else:
         real = compiled._run
         compiled._run = lambda *args: None

@@ -7,6 +7,7 @@ which waits for the dispatch.  No IR is touched and nothing is copied.
 """
 from __future__ import annotations
 
+import functools
 import os
 import struct
 
@@ -61,7 +62,7 @@ class Launcher:
         self.module = module if module is not None else LoadedModule(vmfb, abi.host_function)
         self._params = abi.user_params
         self._has_status = abi.has_status
-        # launch key -> (invoke, argument list, result list, module, views)
+        # launch key -> (invoke bound to its lists, module, views)
         self._lists = {}
         self._warm = _warm_path(self, self._params) if not self._has_status else _cold
 
@@ -109,7 +110,7 @@ class Launcher:
         if len(self._lists) >= 8:
             self._lists.clear()
         # the entry holds the module and the views it names; the key's module stays alive with it
-        return module.context.invoke, module.function, lst, rt.VmVariantList(0), key[0], views
+        return functools.partial(module.context.invoke, module.function, lst, rt.VmVariantList(0)), key[0], views
 
     def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
@@ -232,7 +233,7 @@ def _warm_path(launcher, params, triton=None):
               f"({''.join(w + ', ' for w in words)}))",
               "        if entry is None:",
               f"            {fail}",
-              "    entry[0](entry[1], entry[2], entry[3])",
+              "    entry[0]()",
               "    lists[key] = entry",
               *done]
     exec(compile("\n".join(lines), f"<warm launch of {launcher.abi.name}>", "exec"), env)

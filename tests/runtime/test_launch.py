@@ -272,3 +272,23 @@ def test_warm_launch_after_storage_resized_in_place():
     x.set_(torch.randn(64))         # a new storage under the same tensor object
     _add(x, y, out)
     torch.testing.assert_close(out, x + y)
+
+
+def test_reused_address_through_the_warm_path():
+    """A new storage at a freed storage's exact address and length hits the warm entry of the
+    old one; the launch must read and write the new tensors' values."""
+    y = torch.randn(64)
+    reused = 0
+    x, out = torch.randn(64), torch.empty(64)
+    for _ in range(20):
+        _add(x, y, out)
+        _add(x, y, out)                  # warm: cached entry for these addresses
+        torch.testing.assert_close(out, x + y)
+        ptrs = (x.data_ptr(), out.data_ptr())
+        del x, out
+        x, out = torch.randn(64), torch.full((64,), float("nan"))
+        reused += (x.data_ptr(), out.data_ptr()) == ptrs
+        _add(x, y, out)
+        torch.testing.assert_close(out, x + y)
+    if not reused:
+        pytest.skip("the allocator never reused an address here")
