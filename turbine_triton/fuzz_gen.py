@@ -6,7 +6,8 @@ is called (`grid, args, kwargs, bases`; `bases` are the whole buffers to
 compare, so writes outside a view or a mask are caught too), plus `RTOL`/`ATOL`.
 Families: 1D elementwise (strided, ragged masks, casts, `tl.where`), 2D tiles
 (row/col strides, `[:, None]`/`[None, :]` broadcasts), reductions
-(sum/max/min/argmax over an axis), scans (cumsum, cumprod, a user
+(sum/max/min/argmax over an axis), Inductor-style row-tile reductions (XBLOCK rows, looped
+column blocks), scans (cumsum, cumprod, a user
 combine; forward and reverse), `scf.for` loops, and small fp32/fp16 `tl.dot`.
 Bodies stay small so each kernel compiles in about a second.
 """
@@ -262,6 +263,54 @@ def kernel(x_ptr, out_ptr, M, N, sxm, sxn, BM: tl.constexpr, BN: tl.constexpr):
     return src + _make_args(lines, ret), _tol(xd) if op != "sum" or not fl else _sum_tol(xd, red_len)
 
 
+def gen_rowred(r):
+    """Inductor's inner reductions: XBLOCK rows of a strided 2D input, walked in R-wide column
+    blocks (or whole), a reduction per row, then a second pass storing x - reduced per element
+    and the reduced value per row."""
+    xd = r.choice(["float32", "float32", "float16", "bfloat16", "int32"])
+    fl = _is_float(xd)
+    op = r.choice(["sum", "max", "min"])
+    xb = r.choice([2, 4, 8])
+    rb = r.choice([32, 64, 128])
+    looped = r.random() < 0.6
+    cols = r.randint(rb + 1, 3 * rb) if looped else r.randint(rb // 2 + 1, rb)
+    rows = r.randint(1, 3 * xb)
+    acc = "tl.float32" if fl else "tl.int32"
+    init = {"sum": "0", "max": "float('-inf')" if fl else "-2147483648",
+            "min": "float('inf')" if fl else "2147483647"}[op]
+    comb = {"sum": "acc + v", "max": "tl.maximum(acc, v)", "min": "tl.minimum(acc, v)"}[op]
+    rng = "tl.range(0, n_cols, R0_BLOCK)" if looped else "tl.range(0, 1)"
+    src = f'''
+@triton.jit
+def kernel(x_ptr, out_ptr, red_ptr, n_rows, n_cols, sx, XBLOCK: tl.constexpr, R0_BLOCK: tl.constexpr):
+    xindex = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]
+    xmask = xindex < n_rows
+    r0_base = tl.arange(0, R0_BLOCK)[None, :]
+    acc = tl.full([XBLOCK, R0_BLOCK], {init}, {acc})
+    for r0_offset in {rng}:
+        r0 = r0_offset + r0_base
+        m = (r0 < n_cols) & xmask
+        v = tl.load(x_ptr + (r0 + sx * xindex), m, other=0).to({acc})
+        acc = tl.where(m, {comb}, acc)
+    red = tl.{op}(acc, 1)[:, None]
+    for r0_offset in {rng}:
+        r0 = r0_offset + r0_base
+        m = (r0 < n_cols) & xmask
+        v = tl.load(x_ptr + (r0 + sx * xindex), m, other=0).to({acc})
+        tl.store(out_ptr + (r0 + n_cols * xindex), (v - red).to(out_ptr.dtype.element_ty), m)
+    tl.store(red_ptr + xindex, red.to(red_ptr.dtype.element_ty), xmask)
+'''
+    od = "float32" if fl else "int32"
+    lines = [f"n_rows, n_cols = {rows}, {cols}",
+             f"x_b = rnd((n_rows + 1, n_cols + 5), '{xd}', g)", "x = x_b[1:, :n_cols]",
+             f"out_b = torch.full((n_rows + 1, n_cols), -7, dtype=dt('{od}'))", "out = out_b[:n_rows]",
+             f"red_b = torch.full((n_rows + 2,), -7, dtype=dt('{od}'))"]
+    ret = (f"(triton.cdiv(n_rows, {xb}),), [x, out, red_b, n_rows, n_cols, x.stride(0)], "
+           f"dict(XBLOCK={xb}, R0_BLOCK={rb}), [x_b, out_b, red_b]")
+    tol = _sum_tol("float32", cols) if fl and op == "sum" else _tol(od)
+    return src + _make_args(lines, ret), tol
+
+
 def _sum_tol(dt, n):
     rtol, atol = TOL[dt]
     return rtol, atol * max(1.0, n ** 0.5)
@@ -398,7 +447,8 @@ def kernel(x_ptr, o_ptr, M, N, sxm, sxn, som, son, BM: tl.constexpr, BN: tl.cons
     return src + _make_args(lines, ret), tol
 
 
-FAMILIES = [(gen_ew1d, 25), (gen_tile2d, 18), (gen_reduce, 18), (gen_scan, 12), (gen_loop, 13), (gen_dot, 14)]
+FAMILIES = [(gen_ew1d, 25), (gen_tile2d, 18), (gen_reduce, 18), (gen_scan, 12), (gen_loop, 13), (gen_dot, 14),
+            (gen_rowred, 10)]
 
 
 def generate(seed: int) -> str:
