@@ -121,3 +121,18 @@ def test_time_rounds_rotates_and_skips_errors():
     # round 2 starts with the second implementation
     firsts = [calls[0], calls[6]]   # round 1: ours, ours, eager, eager, bad, bad (raises)
     assert firsts == ["ours", "eager"]
+
+
+def test_only_and_rounds_select_workloads_and_timing(tmp_path):
+    rep = report.run_report("tiny", impls=("ours", "eager"), only=["add", "rmsnorm"], rounds=2,
+                            log=lambda s: None)
+    assert [w["name"] for w in rep["workloads"]] == ["add", "rmsnorm"]
+    assert rep["rounds"] == 2
+    for w in rep["workloads"]:
+        assert w["impls"]["ours"]["status"] == "ok", w
+        assert len(w["impls"]["ours"]["round_medians_s"]) == 2
+
+
+def test_cli_only_refuses_unknown_workloads(capsys):
+    assert cli.main(["bench", "--report", "--size", "tiny", "--only", "add,nope"]) == 2
+    assert "nope" in capsys.readouterr().err

@@ -231,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="with --report: smaller matmul and attention sizes")
     b.add_argument("--size", choices=("full", "quick", "tiny"), default="full",
                    help="with --report: the size preset (tiny is for tests)")
+    b.add_argument("--only", metavar="NAMES",
+                   help="with --report: only these workloads, comma-separated (add, softmax, layernorm, "
+                        "rmsnorm, matmul, attention, mlp, transformer, softmax_layernorm)")
+    b.add_argument("--rounds", type=int, metavar="N",
+                   help="with --report: interleaved timing rounds per workload (default: 5; more gives "
+                        "steadier medians on a noisy machine)")
     b.add_argument("--json", metavar="OUT.json", default="bench_report.json",
                    help="with --report: raw results (default: %(default)s)")
     b.add_argument("--png", metavar="OUT.png", default="bench_report.png",

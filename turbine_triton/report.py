@@ -8,6 +8,7 @@ It prints a table, writes all raw times to JSON, and draws the roofline PNG.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -331,12 +332,18 @@ def format_table(report: dict) -> str:
 
 def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: Optional[str] = None,
                png_path: Optional[str] = None, log: Callable[[str], None] = print,
-               only: Optional[Iterable[str]] = None) -> dict:
+               only: Optional[Iterable[str]] = None, rounds: Optional[int] = None) -> dict:
     """Measure the peaks and every workload at preset `size` ("full", "quick", "tiny");
-    write JSON and PNG where asked.  `only` keeps the workloads with those names."""
+    write JSON and PNG where asked.  `only` keeps the workloads with those names; `rounds`
+    overrides the preset's number of interleaved timing rounds (more: steadier medians on a
+    noisy machine)."""
     impls = tuple(impls)
+    timing = TIMING[size]
+    if rounds is not None:
+        timing = (dataclasses.replace(timing[0], rounds=max(int(rounds), 1)),) + timing[1:]
     t_start = time.time()
-    report = {"schema": SCHEMA, "size": size, "impls": list(impls), "machine": machine_info(),
+    report = {"schema": SCHEMA, "size": size, "impls": list(impls), "rounds": timing[0].rounds,
+              "machine": machine_info(),
               "versions": versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     log(f"turbine-triton bench --report ({size}); load average {report['machine']['loadavg_start']}")
     log("measuring the roofline (STREAM bandwidth, FMA peak) ...")
@@ -351,7 +358,7 @@ def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: 
         if only is not None and case.name not in only:
             continue
         log(f"[{i}/{len(factories)}] {case.label}" + (f"  ({case.note})" if case.note else ""))
-        row = run_case(case, impls, TIMING[size], log)
+        row = run_case(case, impls, timing, log)
         row["roofline_fraction"] = roofline_fraction(row, peaks)
         rows.append(row)
         del case
@@ -386,6 +393,11 @@ def write_png(report: dict, path: str, log: Callable[[str], None] = print) -> bo
     return True
 
 
+def workload_names() -> List[str]:
+    """Names `--only` accepts, in table order."""
+    return ["add", "softmax", "layernorm", "rmsnorm", "matmul", "attention", *bw.MODELS]
+
+
 def failures(report: dict) -> List[str]:
     """`label: impl: status: error` for every implementation that failed or mismatched."""
     out = []
@@ -405,8 +417,15 @@ def failures(report: dict) -> List[str]:
 def main(args) -> int:
     """CLI entry for `turbine-triton bench --report`; exit status 1 if anything failed."""
     size = "quick" if args.quick else args.size
+    only = [n.strip() for n in args.only.split(",")] if getattr(args, "only", None) else None
+    if only is not None:
+        unknown = sorted(set(only) - set(workload_names()))
+        if unknown:
+            print(f"error: --only: no workload named {', '.join(unknown)} "
+                  f"(there are: {', '.join(workload_names())})", file=sys.stderr)
+            return 2
     report = run_report(size, json_path=args.json, png_path=args.png,
-                        log=lambda s: print(s, flush=True))
+                        log=lambda s: print(s, flush=True), only=only, rounds=getattr(args, "rounds", None))
     if report["failures"]:
         print("FAILED:\n  " + "\n  ".join(report["failures"]), file=sys.stderr)
         return 1
