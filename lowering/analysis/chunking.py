@@ -127,8 +127,9 @@ class _Sizes:
         return self.size == last
 
     @staticmethod
-    def of(fn: Function) -> "_Sizes":
-        """Rows and block from the 2-D tensors of `fn`'s top level (rows 1 when there are none)."""
+    def of(fn: Function) -> Optional["_Sizes"]:
+        """Rows and block from the 2-D tensors of `fn`'s top level (rows 1 when there are none);
+        None when they are not one (X, B) pair with 1 < X <= MAX_ROWS and X != B."""
         rows, blocks = set(), set()
         for op in fn.body.ops:
             for v in list(op.operands) + list(op.results):
@@ -141,10 +142,10 @@ class _Sizes:
         if not rows:
             return _Sizes()
         if len(rows) != 1 or len(blocks) != 1:
-            return _Sizes(block=-1, rows=-1)   # matches no shape: lowered whole
+            return None
         (x,), (b,) = rows, blocks
         if x > MAX_ROWS or x == b:
-            return _Sizes(block=-1, rows=-1)
+            return None
         return _Sizes(block=b, rows=x)
 
 
@@ -207,6 +208,8 @@ def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
         return None
     ops = [op for op in fn.body.ops if op.name != "tt.return"]
     sizes = _Sizes.of(fn)
+    if sizes is None:
+        return None
     kind: Dict[int, str] = {}
     producer = {}
     for i, op in enumerate(ops):
