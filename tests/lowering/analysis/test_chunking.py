@@ -231,6 +231,16 @@ def test_inductor_looped_reduction_with_unit_leading_dim(cols):
 # --- tiles of a few rows: Inductor's inner reductions with XBLOCK > 1 ----------------------
 
 @triton.jit
+def _permuted_sum(in_ptr0, in_ptr1, r0_offset, r0_base, xindex, xmask, xnumel, r0_numel):
+    # one column block of x + y[permuted rows], as each of Inductor's passes reloads it
+    r0 = r0_offset + r0_base
+    m = (r0 < r0_numel) & xmask
+    a = tl.load(in_ptr0 + (r0 + r0_numel * xindex), m, other=0.0)
+    b = tl.load(in_ptr1 + (r0 + r0_numel * (xindex // 4) + r0_numel * (xnumel // 4) * (xindex % 4)), m, other=0.0)
+    return a + b, r0, m
+
+
+@triton.jit
 def rows_layernorm_kernel(in_ptr0, in_ptr1, w_ptr, out_ptr, xnumel, r0_numel,
                           XBLOCK: tl.constexpr, R0_BLOCK: tl.constexpr):
     # Inductor's looped two-pass layer norm of (x + y) with a permuted second input
@@ -238,32 +248,21 @@ def rows_layernorm_kernel(in_ptr0, in_ptr1, w_ptr, out_ptr, xnumel, r0_numel,
     xindex = xoffset + tl.arange(0, XBLOCK)[:, None]
     xmask = xindex < xnumel
     r0_base = tl.arange(0, R0_BLOCK)[None, :]
-    x0 = xindex % 4
-    x1 = xindex // 4
     _acc = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
     for r0_offset in tl.range(0, r0_numel, R0_BLOCK):
-        r0 = r0_offset + r0_base
-        m = (r0 < r0_numel) & xmask
-        a = tl.load(in_ptr0 + (r0 + r0_numel * xindex), m, other=0.0)
-        b = tl.load(in_ptr1 + (r0 + r0_numel * x1 + r0_numel * (xnumel // 4) * x0), m, other=0.0)
-        _acc = tl.where(m, _acc + (a + b), _acc)
+        v, r0, m = _permuted_sum(in_ptr0, in_ptr1, r0_offset, r0_base, xindex, xmask, xnumel, r0_numel)
+        _acc = tl.where(m, _acc + v, _acc)
     mean = tl.sum(_acc, 1)[:, None] / r0_numel
     _sq = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
     for r0_offset in tl.range(0, r0_numel, R0_BLOCK):
-        r0 = r0_offset + r0_base
-        m = (r0 < r0_numel) & xmask
-        a = tl.load(in_ptr0 + (r0 + r0_numel * xindex), m, other=0.0)
-        b = tl.load(in_ptr1 + (r0 + r0_numel * x1 + r0_numel * (xnumel // 4) * x0), m, other=0.0)
-        d = (a + b) - mean
+        v, r0, m = _permuted_sum(in_ptr0, in_ptr1, r0_offset, r0_base, xindex, xmask, xnumel, r0_numel)
+        d = v - mean
         _sq = tl.where(m, _sq + d * d, _sq)
     rstd = tl.math.rsqrt(tl.sum(_sq, 1)[:, None] / r0_numel + 1e-5)
     for r0_offset in tl.range(0, r0_numel, R0_BLOCK):
-        r0 = r0_offset + r0_base
-        m = (r0 < r0_numel) & xmask
-        a = tl.load(in_ptr0 + (r0 + r0_numel * xindex), m, other=0.0)
-        b = tl.load(in_ptr1 + (r0 + r0_numel * x1 + r0_numel * (xnumel // 4) * x0), m, other=0.0)
+        v, r0, m = _permuted_sum(in_ptr0, in_ptr1, r0_offset, r0_base, xindex, xmask, xnumel, r0_numel)
         w = tl.load(w_ptr + r0, r0 < r0_numel, other=0.0)
-        tl.store(out_ptr + (r0 + r0_numel * xindex), ((a + b) - mean) * rstd * w, m)
+        tl.store(out_ptr + (r0 + r0_numel * xindex), (v - mean) * rstd * w, m)
 
 
 @pytest.mark.parametrize("xblock, rblock, rows, cols", [
