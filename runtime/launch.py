@@ -22,6 +22,14 @@ from .status import check_status, new_status
 
 # Run one-program grids inline (local-sync); set TURBINE_TRITON_INLINE=0 to disable.
 INLINE_SINGLE_PROGRAM = os.environ.get("TURBINE_TRITON_INLINE", "1") != "0"
+# Grids of several programs: "task" (the default) runs them on IREE's workers, "inline" on the
+# calling thread, "auto" times launches of each (kernel, arguments, grid) both ways and keeps
+# the faster (`ModeChooser`).  Next to torch, whose OpenMP workers spin on the cores after each
+# parallel op, the calling thread alone can beat two task workers (a GELU between two addmm's:
+# 0.62-0.70 ms inline, 0.74-1.05 ms on the task system); on idle cores the workers win (0.31 vs
+# 0.57 ms).  "auto" is opt-in: on a noisy machine its short probes sometimes pick the calling
+# thread for a big kernel (layernorm 4096x1024 in 1 of 3 runs).
+LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "task")
 
 
 class LoadedModule:
@@ -90,8 +98,25 @@ class Launcher:
         (storage address, bytes, kernel dtype, storage offset) per pointer; `words` the scalars."""
         if type(gx) is not int or type(gy) is not int or type(gz) is not int or min(gx, gy, gz) <= 0:
             return None
-        if gx == 1 and gy == 1 and gz == 1 and INLINE_SINGLE_PROGRAM:
+        mode = _mode(gx, gy, gz)
+        if mode == "inline":
             module = module._inline or module.inline()
+        task = self._bound_invoke(module, ptrs, words, gx, gy, gz)
+        if task is None:
+            return None
+        if len(self._lists) >= 8:
+            self._lists.clear()
+        # the entry holds the module and the views it names; the key's module stays alive with it
+        if mode != "auto":
+            return task[0], key[0], task[1]
+        inline = self._bound_invoke(module._inline or module.inline(), ptrs, words, gx, gy, gz)
+        if inline is None:
+            return None
+        return [ModeChooser(task[0], inline[0]), key[0], task[1], inline[1]]
+
+    def _bound_invoke(self, module, ptrs, words, gx, gy, gz):
+        """(`invoke` bound to a filled argument list, the views it names) on `module`'s device,
+        or None when a storage is not imported there yet."""
         lookup = module.views.lookup
         views = []
         for p, n, want, off in ptrs:
@@ -107,10 +132,7 @@ class Launcher:
             lst.push_int(ptr[3] + v[1])
         for w in (*words, gx, gy, gz):
             lst.push_int(w)
-        if len(self._lists) >= 8:
-            self._lists.clear()
-        # the entry holds the module and the views it names; the key's module stays alive with it
-        return functools.partial(module.context.invoke, module.function, lst, rt.VmVariantList(0)), key[0], views
+        return functools.partial(module.context.invoke, module.function, lst, rt.VmVariantList(0)), views
 
     def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
@@ -122,8 +144,12 @@ class Launcher:
         g = tuple(int(x) for x in grid) + (1,) * (3 - len(grid))
         if min(g) <= 0:
             return
-        if g == (1, 1, 1) and INLINE_SINGLE_PROGRAM:
+        mode = _mode(*g)
+        also = None
+        if mode == "inline":
             module = module.inline()
+        elif mode == "auto" and not self._has_status:
+            also = module.inline().views   # so the warm path can time both ways
         rt = self._rt
         cache = module.views
         status = None
@@ -137,6 +163,8 @@ class Launcher:
                 t = unwrap(a)
                 check_tensor(t, p.name, p.triton_type, name, reinterpreted=t is not a)
                 view, off, owner = cache.bind(t, p.name, name, p.triton_type)
+                if also is not None:
+                    also.bind(t, p.name, name, p.triton_type)
                 views.append(view)
                 offsets.append(off)
                 keep.append(owner)
@@ -154,6 +182,53 @@ class Launcher:
 
 def _cold(module, gx, gy, gz, args) -> bool:
     return False
+
+
+def _mode(gx, gy, gz) -> str:
+    """How a grid runs: "inline" (the calling thread), "task" (IREE's workers) or "auto"."""
+    if gx == 1 and gy == 1 and gz == 1:
+        return "inline" if INLINE_SINGLE_PROGRAM else "task"
+    return LAUNCH_MODE if LAUNCH_MODE in ("inline", "task") else "auto"
+
+
+class ModeChooser:
+    """Runs one launch on the task system or inline, whichever is faster where it is used.
+
+    The first `WARMUP` calls run on the task system untimed (a launch's first calls see cold
+    caches and the compile's aftermath, not the loop it will run in); then `PROBES` calls each
+    way, alternately, timed; the faster by the minimum runs the next `REPROBE` calls, and the
+    probing repeats, so a launch that moves between idle cores and a torch loop follows.  The
+    calling thread is one core where the task system has all of them, so it must win by
+    `MARGIN` (a noisy probe of a big kernel must not halve its speed for REPROBE calls)."""
+    WARMUP, PROBES, REPROBE, MARGIN = 8, 4, 256, 0.85
+
+    def __init__(self, task, inline, clock=None):
+        import time
+        self.calls = (task, inline)
+        self.chosen, self.left, self.n = task, self.WARMUP, 0
+        self.best = [float("inf"), float("inf")]
+        self.clock = clock or time.perf_counter
+
+    def __call__(self):
+        if self.left > 0:
+            self.left -= 1
+            self.chosen()
+            return
+        which = self.n % 2
+        self.n += 1
+        t0 = self.clock()
+        self.calls[which]()
+        dt = self.clock() - t0
+        if dt < self.best[which]:
+            self.best[which] = dt
+        if self.n >= 2 * self.PROBES:
+            self.chosen = self.calls[1] if self.best[1] < self.MARGIN * self.best[0] else self.calls[0]
+            self.left, self.n, self.best = self.REPROBE, 0, [float("inf"), float("inf")]
+
+    @property
+    def choice(self):
+        """The mode the next unprobed calls use, "task" or "inline"."""
+        return "task" if self.chosen is self.calls[0] else "inline"
 
 
 def _warm_path(launcher, params, triton=None):

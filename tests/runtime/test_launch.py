@@ -292,3 +292,61 @@ def test_reused_address_through_the_warm_path():
         torch.testing.assert_close(out, x + y)
     if not reused:
         pytest.skip("the allocator never reused an address here")
+
+
+class _FakeClock:
+    """perf_counter stand-in: each call of the chosen function advances it by its cost."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_mode_chooser_keeps_the_faster_and_probes_again():
+    clock = _FakeClock()
+    ran = []
+    costs = {"task": 5.0, "inline": 2.0}
+
+    def run(mode):
+        def call():
+            ran.append(mode)
+            clock.t += costs[mode]
+        return call
+    c = launch.ModeChooser(run("task"), run("inline"), clock=clock)
+    for _ in range(c.WARMUP):
+        c()
+    assert ran == ["task"] * c.WARMUP and c.choice == "task"      # untimed warm-up on the task system
+    for _ in range(2 * c.PROBES):
+        c()
+    assert ran[c.WARMUP:] == ["task", "inline"] * c.PROBES
+    assert c.choice == "inline"
+    del ran[:]
+    costs["inline"] = 9.0                                        # the surroundings change
+    for _ in range(c.REPROBE):
+        c()
+    assert ran == ["inline"] * c.REPROBE
+    for _ in range(2 * c.PROBES):
+        c()
+    assert c.choice == "task"
+
+
+@pytest.mark.parametrize("mode", ["auto", "inline", "task"])
+def test_launch_modes_give_the_same_results(monkeypatch, mode):
+    """Every launch, through warm-up, probes and the chosen mode, writes the right values."""
+    monkeypatch.setattr(launch, "LAUNCH_MODE", mode)
+    chosen = []
+    orig = launch.ModeChooser.__call__
+    monkeypatch.setattr(launch.ModeChooser, "__call__", lambda self: (chosen.append(self), orig(self))[1])
+    n = 3000
+    x, y = torch.randn(n), torch.randn(n)
+    out = torch.empty(n)
+    probes = launch.ModeChooser.WARMUP + 2 * launch.ModeChooser.PROBES + 4
+    for i in range(probes):
+        x.add_(0.5)
+        out.fill_(float("nan"))
+        _add(x, y, out, 128)
+        torch.testing.assert_close(out, x + y)
+    # only "auto" times launches; the others call their mode directly
+    assert (len(chosen) == probes - 1) == (mode == "auto") and (not chosen) == (mode != "auto")
