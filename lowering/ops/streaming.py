@@ -5,11 +5,12 @@ store writes whole lines straight to memory.  For a destination of at least
 `host.streaming_store_min_bytes()` (half the last-level cache) that saves a third of a copy's
 traffic, so every full-lane vector store to a kernel binding checks, at run time, the
 binding's size (uniform, decided once per program) and the store's 64-byte alignment, and
-streams when both hold (one scalar test per store).  `tl.store(..., cache_modifier=".cs")` or `eviction_policy=
-"evict_first"` streams at any size; `eviction_policy="evict_last"` never streams.
+streams when both hold (one scalar test per store).  `tl.store(..., cache_modifier=".cs")`
+or `eviction_policy="evict_first"` streams at any size; `eviction_policy="evict_last"` never.
 
-Ordering: the task system hands each finished workgroup back with locked atomic operations,
-which drain x86 write-combining buffers, so streamed data is visible when the launch returns.
+Ordering: the task system hands each finished workgroup back through atomic read-modify-writes
+(locked on x86, which drains write-combining buffers; release-ordered elsewhere), so streamed
+data is visible when the launch returns.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def _address(ctx, mem: ir.Value) -> ir.Value:
 
 def full_store(ctx, v: ir.Value, mem: ir.Value, at: ir.Value, arg: int, policy: str = AUTO) -> None:
     """`vector.store v, mem[at]` (every lane on), streamed when the policy and run-time
-    checks allow.  `mem` is binding `arg`'s memref, 64-byte aligned at index 0."""
+    checks allow.  `mem` is binding `arg`'s memref."""
     vt = ir.VectorType(v.type)
     esize = T.bitwidth(vt.element_type) // 8
     nbytes = esize * vt.shape[0] if vt.rank == 1 else 0
