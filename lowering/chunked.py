@@ -2,8 +2,8 @@
 
 See `analysis/chunking.py` for which kernels qualify.  Each stage lowers its
 scalar ops once, then one `scf.for` over the block's chunks (`ctx.chunk` makes
-every block-wide dimension C lanes wide and `tt.make_range` start at the chunk; tiles with
-rows keep them: (X, B) becomes (X, C)).  A
+every block-wide dimension C lanes wide and `tt.make_range` start at the chunk;
+tiles keep their rows: (X, B) becomes (X, C)).  A
 reduction keeps C-lane accumulators as loop-carried values, combined lane-wise
 with its own combine region; after the loop the accumulators are reduced to a
 scalar with the same tree as a whole-block `tt.reduce`.  Values kept for later
