@@ -70,7 +70,8 @@ class Launcher:
         self.module = module if module is not None else LoadedModule(vmfb, abi.host_function)
         self._params = abi.user_params
         self._has_status = abi.has_status
-        # launch key -> (invoke bound to its lists, module, views)
+        # launch key -> (call, module, views); in "auto" mode call is a ModeChooser and the
+        # entry also holds the inline device's views
         self._lists = {}
         self._warm = _warm_path(self, self._params) if not self._has_status else _cold
 

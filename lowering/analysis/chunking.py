@@ -7,7 +7,8 @@ row tiles of Inductor's reductions with XBLOCK=1), every tensor op but a reducti
 computes each lane independently, so tensor code can run as a loop over chunks
 of C lanes.  Tiles of a few rows, (X, B) with per-row values (X, 1) and (X,)
 (Inductor's inner reductions with XBLOCK = 2..8), run the same way on (X, C)
-chunks, with C shrunk so a chunk stays a few registers.  Reductions split such a kernel into stages: stage k's loop
+chunks, with C shrunk so a chunk stays a few registers.  Reductions split such
+a kernel into stages: stage k's loop
 accumulates the reductions whose inputs need only earlier stages' results
 (lane-wise, in C-lane accumulators), and the stores run in the last stage.  A
 tensor value needed by several stages is recomputed in each (its loads are
@@ -43,10 +44,9 @@ _CHUNKABLE = {
     "tt.bitcast", "tt.fp_to_fp", "tt.clampf", "tt.precise_sqrt", "tt.precise_divf", "tt.mulhiui",
     "arith.constant", "tt.get_program_id", "tt.get_num_programs", "llvm.intr.assume",
     "tt.assert",   # per lane; reports the first failing lane of the block (Inductor's indirect indexing)
-    # only between (B,), (1, B) and all-ones shapes (the size check rejects any other)
+    # only between the shapes `_Sizes` admits (the size check rejects any other; no reshape with rows)
     "tt.expand_dims", "tt.broadcast", "tt.reshape",
 }
-
 # integer division traps on x86; a combine step on the zero-filled first accumulator must not
 _TRAPPING = {"arith.divsi", "arith.divui", "arith.remsi", "arith.remui", "arith.floordivsi", "arith.ceildivsi",
              "arith.ceildivui"}
@@ -166,7 +166,7 @@ def _classify(op, sizes) -> Optional[str]:
         if not isinstance(src, TensorType) or axis != len(src.shape) - 1 or src.shape[-1] == 1:
             return None
         if not sizes.ok(op.results) or any(isinstance(r.type, TensorType) and r.type.shape[-1] == sizes.size
-                                           and sizes.size != 1 for r in op.results):
+                                           for r in op.results):
             return None   # a reduction gives a value per program or per row, never per lane
         body = op.regions[0].block.ops
         if any(o.regions or o.name in _TRAPPING or not (o.name.startswith(("arith.", "math.")) or
