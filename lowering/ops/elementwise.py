@@ -10,13 +10,14 @@ Integer adds and multiplies also keep the affine form that
 from __future__ import annotations
 
 from iree.compiler import ir
-from iree.compiler.dialects import arith
+from iree.compiler.dialects import arith, vector
 
 from ..analysis import masks as M
 from ..analysis import pointers as P
 from ..errors import UnsupportedOp
 from ..registry import lowers
 from .. import types as T
+from . import transcendental
 
 _CMPI = {"eq": 0, "ne": 1, "slt": 2, "sle": 3, "sgt": 4, "sge": 5, "ult": 6, "ule": 7, "ugt": 8, "uge": 9}
 _CMPF = {"false": 0, "oeq": 1, "ogt": 2, "oge": 3, "olt": 4, "ole": 5, "one": 6, "ord": 7, "ueq": 8,
@@ -60,6 +61,12 @@ def lower_generic_elementwise(ctx, op):
     if op.name in FLOAT_MINMAX:
         ctx.bind(op.result, float_minmax(op.name, rt, operands))
         return
+    if op.name == "arith.divf":
+        ctx.bind(op.result, divide(rt, *operands))
+        return
+    if transcendental.supports(op.name, rt):
+        ctx.bind(op.result, transcendental.EXPANSIONS[op.name](ctx, *operands))
+        return
     r = create(op.name, rt, operands)
     ctx.bind(op.result, r)
     if op.name == "arith.andi" and M.is_bool(r):
@@ -76,6 +83,36 @@ def float_minmax(name: str, rt: ir.Type, operands: list) -> ir.Value:
         return arith.select(arith.cmpf(arith.CmpFPredicate.UNO, b, b), a, r)
     either_nan = arith.cmpf(arith.CmpFPredicate.UNO, a, b)
     return arith.select(either_nan, arith.addf(a, b), r)
+
+
+def divide(rt: ir.Type, a: ir.Value, b: ir.Value) -> ir.Value:
+    """`a / b` as TTIR's `arith.divf` means it.  An f32 vector divided by a broadcast value
+    (a row sum, a scalar) becomes a multiply by one reciprocal per source element: Triton's
+    NVIDIA code for this `/` is `div.full.f32` (<= 2 ulp, not IEEE), the reciprocal-multiply is
+    <= 1.5 ulp, and a `vdivps` per vector was the slowest op in softmax.  `tl.math.div_rn`
+    (`tt.precise_divf`) stays an exact division."""
+    src = _broadcast_source(b)
+    if src is None or T.element(rt) != ir.F32Type.get():
+        return create("arith.divf", rt, [a, b])
+    one = arith.constant(src.type, _splat_attr(src.type, 1.0))
+    recip = arith.divf(one, src)
+    return arith.mulf(a, vector.broadcast(b.type, recip))
+
+
+def _broadcast_source(v: ir.Value):
+    """The narrower value `v` was broadcast from, or None."""
+    owner = v.owner
+    if not isinstance(v.type, ir.VectorType) or not isinstance(owner, ir.OpView) \
+            or owner.operation.name != "vector.broadcast":
+        return None
+    src = owner.operands[0]
+    return src if src.type != v.type else None
+
+
+def _splat_attr(ty: ir.Type, value: float) -> ir.Attribute:
+    if isinstance(ty, ir.VectorType):
+        return ir.DenseElementsAttr.get_splat(ty, ir.FloatAttr.get(ty.element_type, value))
+    return ir.FloatAttr.get(ty, value)
 
 
 @lowers("arith.constant")
@@ -218,6 +255,9 @@ def lower_tt_extern_elementwise(ctx, op):
         target = "math.fpowi"
     if target in FLOAT_MINMAX:
         ctx.bind(op.result, float_minmax(target, rt, args))
+        return
+    if transcendental.supports(target, rt):
+        ctx.bind(op.result, transcendental.EXPANSIONS[target](ctx, *args))
         return
     ctx.bind(op.result, create(target, rt, args))
 

@@ -1,4 +1,5 @@
 """arith casts and integer ops on tensors and scalars, against torch."""
+import numpy as np
 import pytest
 import torch
 import triton
@@ -91,3 +92,52 @@ def test_libdevice_float_class(dtype):
     float_class_kernel[(1,)](x, isinf, isnan, 7, BLOCK=8)
     torch.testing.assert_close(isinf, torch.isinf(x).to(torch.int8), atol=0, rtol=0)
     torch.testing.assert_close(isnan, torch.isnan(x).to(torch.int8), atol=0, rtol=0)
+
+
+@triton.jit
+def row_divide_kernel(x_ptr, d_ptr, out_ptr, exact_ptr, s, COLS: tl.constexpr):
+    # x[r, :] / d[r] (a broadcast row value), x / s (a splat scalar), and div_rn by d[r]
+    row = tl.program_id(0)
+    cols = tl.arange(0, COLS)
+    x = tl.load(x_ptr + row * COLS + cols)
+    d = tl.load(d_ptr + row + tl.zeros([1], dtype=tl.int32))
+    tl.store(out_ptr + row * 2 * COLS + cols, x / d)
+    tl.store(out_ptr + row * 2 * COLS + COLS + cols, x / s)
+    tl.store(exact_ptr + row * COLS + cols, libdevice.div_rn(x, d))
+
+
+def test_division_by_a_broadcast_value():
+    # Triton's `/` on f32 is approximate on NVIDIA (div.full.f32, <= 2 ulp); ours multiplies by
+    # one reciprocal per row (<= 1.5 ulp).  IEEE special cases hold; div_rn stays exact.  (No
+    # subnormal inputs or results: IREE's CPU code flushes them, division or not.)
+    g = torch.Generator().manual_seed(0)
+    rows, cols = 8, 64
+    x = torch.randn(rows, cols, generator=g) * torch.logspace(-15, 15, cols)
+    x[:, :4] = torch.tensor([0.0, float("inf"), float("-inf"), float("nan")])
+    d = torch.tensor([3.0, -7.5e-3, 1e20, 0.0, -0.0, float("inf"), 2e-38, 1.0])
+    out = torch.empty(rows, 2, cols)
+    exact = torch.empty(rows, cols)
+    row_divide_kernel[(rows,)](x, d, out, exact, 0.1, COLS=cols)
+    ref = (x.double() / d.double()[:, None]).float()
+    ref_s = (x.double() / torch.tensor(0.1, dtype=torch.float32).double()).float()
+    assert torch.equal(exact.isnan(), ref.isnan())
+    torch.testing.assert_close(exact, ref, rtol=0, atol=0, equal_nan=True)
+    for got, want in ((out[:, 0], ref), (out[:, 1], ref_s)):
+        assert torch.equal(got.isnan(), want.isnan()) and torch.equal(got.isinf(), want.isinf())
+        finite = torch.isfinite(want) & (want != 0)
+        ulp = torch.from_numpy(np.spacing(want.abs().numpy()))
+        assert ((got - want).abs()[finite] / ulp[finite]).max() <= 2.0
+        zero = want == 0
+        assert (got[zero] == 0).all() and torch.equal(got[zero].signbit(), want[zero].signbit())
+
+
+def test_division_by_a_broadcast_value_divides_once_per_row():
+    import re
+    from turbine_triton.lowering.pipeline import lower
+    from turbine_triton.triton_frontend.capture import capture_jit
+    x, d, out, exact = torch.zeros(2, 64), torch.ones(2), torch.zeros(2, 2, 64), torch.zeros(2, 64)
+    mlir = lower(capture_jit(row_divide_kernel, x, d, out, exact, 0.5, COLS=64)).mlir
+    divisions = re.findall(r"arith\.divf [^\n]*: (\S+)", mlir)
+    # div_rn keeps one per-lane division; `x / d[r]` and `x / s` divide a scalar or a 1-vector
+    per_lane = [t for t in divisions if t.startswith("vector<") and not t.startswith("vector<1x")]
+    assert len(per_lane) == 1 and len(divisions) == 3, divisions
