@@ -36,7 +36,7 @@ def test_generator_is_deterministic_and_covers_every_family():
     joined = "\n".join(texts)
     for needle in ("family ew1d", "family tile2d", "family reduce", "family loop", "family dot", "family rowred",
                    "[:, None]", "[None, :]", "tl.where", "tl.dot", "for k in range", "tl.argmax",
-                   "tl.sum", "tl.max", "tl.min", ".to(tl.", "'float16'", "'bfloat16'", "'int8'", "'int32'",
+                   "tl.sum", "tl.max", "tl.min", "tl.exp(", "tl.exp2(", "tl.erf(", ".to(tl.", "'float16'", "'bfloat16'", "'int8'", "'int32'",
                    ".t()", "[:, ::2]", "mask="):
         assert needle in joined, needle
 

@@ -69,7 +69,7 @@ def _expr(r: random.Random, leaves, is_float: bool, depth: int, top: bool = True
     a = _expr(r, leaves, is_float, depth - 1, False)
     b = _expr(r, leaves, is_float, depth - 1, False)
     ops = ["+", "-", "*", "max", "min", "where"]
-    ops += ["abs", "neg", "div"] if is_float else ["&", "^", "|"]
+    ops += ["abs", "neg", "div", "exp", "exp2", "erf"] if is_float else ["&", "^", "|"]
     op = r.choice(ops)
     if op in "+-*&^|":
         return f"({a} {op} {b})"
@@ -83,6 +83,14 @@ def _expr(r: random.Random, leaves, is_float: bool, depth: int, top: bool = True
         return f"tl.abs({a})"
     if op == "neg":
         return f"(-{a})"
+    # transcendentals bounded for every input (exp of a non-positive value, exp2 capped at
+    # 2**8), in f32: Triton's frontend takes only fp32/fp64 for some of them
+    if op == "exp":
+        return f"tl.exp(-tl.abs({a}.to(tl.float32)))"
+    if op == "exp2":
+        return f"tl.exp2(tl.minimum({a}.to(tl.float32), 8.0))"
+    if op == "erf":
+        return f"tl.erf({a}.to(tl.float32))"
     return f"({a} / (tl.abs({b}) + 1.0))"
 
 
