@@ -84,13 +84,14 @@ def _expr(r: random.Random, leaves, is_float: bool, depth: int, top: bool = True
     if op == "neg":
         return f"(-{a})"
     # transcendentals bounded for every input (exp of a non-positive value, exp2 capped at
-    # 2**8), in f32: Triton's frontend takes only fp32/fp64 for some of them
+    # 2**8), in f32: Triton's frontend takes only fp32/fp64 for some of them.  `tl.cast`, as
+    # `a` may be a Python float (a literal, or a scalar argument in the interpreter)
     if op == "exp":
-        return f"tl.exp(-tl.abs({a}.to(tl.float32)))"
+        return f"tl.exp(-tl.abs(tl.cast({a}, tl.float32)))"
     if op == "exp2":
-        return f"tl.exp2(tl.minimum({a}.to(tl.float32), 8.0))"
+        return f"tl.exp2(tl.minimum(tl.cast({a}, tl.float32), 8.0))"
     if op == "erf":
-        return f"tl.erf({a}.to(tl.float32))"
+        return f"tl.erf(tl.cast({a}, tl.float32))"
     return f"({a} / (tl.abs({b}) + 1.0))"
 
 
