@@ -111,3 +111,19 @@ def test_erf_edges():
     assert out[0].item() == 0.0 and not out[0].signbit() and out[1].item() == 0.0 and out[1].signbit()
     assert out[2:4].tolist() == [1.0, -1.0] and out[5:].tolist() == [1.0, 1.0, -1.0]
     assert torch.isnan(out[4])
+
+
+@triton.jit
+def scalar_kernel(out_ptr, a):
+    tl.store(out_ptr, tl.exp(a))
+    tl.store(out_ptr + 1, tl.exp2(a))
+    tl.store(out_ptr + 2, tl.erf(a))
+
+
+@pytest.mark.parametrize("a", [-3.25, 0.0, 0.7, 40.0])
+def test_scalar_operands(a):
+    import math
+    out = torch.zeros(3)
+    scalar_kernel[(1,)](out, a)
+    want = torch.tensor([math.exp(a), 2.0 ** a, math.erf(a)], dtype=torch.float32)
+    torch.testing.assert_close(out, want, rtol=4e-7, atol=0)
