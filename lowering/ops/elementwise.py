@@ -62,7 +62,7 @@ def lower_generic_elementwise(ctx, op):
         ctx.bind(op.result, float_minmax(op.name, rt, operands))
         return
     if op.name == "arith.divf":
-        ctx.bind(op.result, divide(rt, *operands))
+        ctx.bind(op.result, divide(ctx, rt, *operands))
         return
     if transcendental.supports(op.name, rt):
         ctx.bind(op.result, transcendental.EXPANSIONS[op.name](ctx, *operands))
@@ -85,7 +85,7 @@ def float_minmax(name: str, rt: ir.Type, operands: list) -> ir.Value:
     return arith.select(either_nan, arith.addf(a, b), r)
 
 
-def divide(rt: ir.Type, a: ir.Value, b: ir.Value) -> ir.Value:
+def divide(ctx, rt: ir.Type, a: ir.Value, b: ir.Value) -> ir.Value:
     """`a / b` as TTIR's `arith.divf` means it.  An f32 vector divided by a broadcast value
     (a row sum, a scalar) becomes a multiply by one reciprocal per source element: Triton's
     NVIDIA code for this `/` is `div.full.f32` (<= 2 ulp, not IEEE), the reciprocal-multiply is
@@ -94,8 +94,7 @@ def divide(rt: ir.Type, a: ir.Value, b: ir.Value) -> ir.Value:
     src = _broadcast_source(b)
     if src is None or T.element(rt) != ir.F32Type.get():
         return create("arith.divf", rt, [a, b])
-    one = arith.constant(src.type, _splat_attr(src.type, 1.0))
-    recip = arith.divf(one, src)
+    recip = arith.divf(ctx.const(1.0, src.type), src)
     return arith.mulf(a, vector.broadcast(b.type, recip))
 
 
@@ -107,12 +106,6 @@ def _broadcast_source(v: ir.Value):
         return None
     src = owner.operands[0]
     return src if src.type != v.type else None
-
-
-def _splat_attr(ty: ir.Type, value: float) -> ir.Attribute:
-    if isinstance(ty, ir.VectorType):
-        return ir.DenseElementsAttr.get_splat(ty, ir.FloatAttr.get(ty.element_type, value))
-    return ir.FloatAttr.get(ty, value)
 
 
 @lowers("arith.constant")

@@ -71,7 +71,7 @@ def test_exp2_of_integers_is_exact():
 
 
 def test_underflow_flushes_only_below_the_normal_range():
-    # results under 2**-125.5 may flush to zero (as GPU ftz code does); above, they are accurate
+    # results under 2**-125.5 may flush to zero (IREE flushes subnormals anyway); above, they are accurate
     x = torch.linspace(-90.0, -86.0, 4001)
     out, exact = _run("exp", x), torch.exp(x.double())
     normal = exact >= 2.0 ** -125.5
