@@ -58,19 +58,23 @@ FLOAT_MINMAX = {"arith.maxnumf", "arith.minnumf", "arith.maximumf", "arith.minim
 def lower_generic_elementwise(ctx, op):
     operands = [ctx.get(v) for v in op.operands]
     rt = ctx.type_of(op.result)
-    if op.name in FLOAT_MINMAX:
-        ctx.bind(op.result, float_minmax(op.name, rt, operands))
-        return
     if op.name == "arith.divf":
         ctx.bind(op.result, divide(ctx, rt, *operands))
         return
-    if transcendental.supports(op.name, rt):
-        ctx.bind(op.result, transcendental.EXPANSIONS[op.name](ctx, *operands))
-        return
-    r = create(op.name, rt, operands)
+    r = math_op(ctx, op.name, rt, operands)
     ctx.bind(op.result, r)
     if op.name == "arith.andi" and M.is_bool(r):
         M.both(ctx, operands[0], operands[1], r)
+
+
+def math_op(ctx, name: str, rt: ir.Type, operands: list) -> ir.Value:
+    """`name` on `operands`: float min/max from compares, f32 exp/exp2/erf from our
+    expansions (`transcendental`), anything else as the op itself."""
+    if name in FLOAT_MINMAX:
+        return float_minmax(name, rt, operands)
+    if transcendental.supports(name, rt):
+        return transcendental.EXPANSIONS[name](ctx, *operands)
+    return create(name, rt, operands)
 
 
 def float_minmax(name: str, rt: ir.Type, operands: list) -> ir.Value:
@@ -246,13 +250,7 @@ def lower_tt_extern_elementwise(ctx, op):
         return
     if target in ("math.fpowi",) or (target == "math.powf" and not T.is_float(args[1].type)):
         target = "math.fpowi"
-    if target in FLOAT_MINMAX:
-        ctx.bind(op.result, float_minmax(target, rt, args))
-        return
-    if transcendental.supports(target, rt):
-        ctx.bind(op.result, transcendental.EXPANSIONS[target](ctx, *args))
-        return
-    ctx.bind(op.result, create(target, rt, args))
+    ctx.bind(op.result, math_op(ctx, target, rt, args))
 
 
 def _float_class(ctx, what: str, x: ir.Value, rt: ir.Type) -> ir.Value:

@@ -47,8 +47,9 @@ def supports(name: str, ty: ir.Type) -> bool:
 def exp(ctx, x: ir.Value) -> ir.Value:
     """e**x for f32 scalars or vectors."""
     x = _clamp(ctx, x, *_EXP_RANGE)
-    t = _fma(x, ctx.const(_LOG2E, x.type), ctx.const(_MAGIC, x.type))
-    n = arith.subf(t, ctx.const(_MAGIC, x.type))
+    magic = ctx.const(_MAGIC, x.type)
+    t = _fma(x, ctx.const(_LOG2E, x.type), magic)
+    n = arith.subf(t, magic)
     r = _fma(n, ctx.const(-_LN2_HI, x.type), x)
     r = _fma(n, ctx.const(-_LN2_LO, x.type), r)
     return _scale(ctx, _two_exp(ctx, r), t)
