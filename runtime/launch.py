@@ -15,9 +15,10 @@ import torch
 
 from ..lowering.abi import KernelAbi
 from .binding import _SIGNLESS, _SUPPORTED, TORCH_DTYPES, check_tensor, scalar_word, unwrap, view_cache
-from .device import get_config
+from .device import DEFAULT_DRIVER, get_config
 from .errors import ArgumentError
 from .status import check_status, new_status
+from .wait import yielding
 
 
 # Run one-program grids inline (local-sync); set TURBINE_TRITON_INLINE=0 to disable.
@@ -40,6 +41,8 @@ class LoadedModule:
         self._vmfb, self._host_function = vmfb, host_function
         self._inline = None   # read directly by the warm path
         config = get_config(driver) if driver else get_config()
+        # the caller blocks on IREE's worker threads (not local-sync, which runs on the caller)
+        self.on_workers = (driver or DEFAULT_DRIVER) == "local-task"
         self.device = config.device
         self.vm_module = rt.VmModule.copy_buffer(config.vm_instance, vmfb)
         hal = rt.create_hal_module(config.vm_instance, config.device)
@@ -133,7 +136,8 @@ class Launcher:
             lst.push_int(ptr[3] + v[1])
         for w in (*words, gx, gy, gz):
             lst.push_int(w)
-        return functools.partial(module.context.invoke, module.function, lst, rt.VmVariantList(0)), views
+        call = functools.partial(module.context.invoke, module.function, lst, rt.VmVariantList(0))
+        return (yielding(call) if module.on_workers else call), views
 
     def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
@@ -176,7 +180,8 @@ class Launcher:
             arg_list.push_ref(v)
         for w in (*offsets, *scalars, *g):
             arg_list.push_int(w)
-        module.context.invoke(module.function, arg_list, rt.VmVariantList(0))
+        call = functools.partial(module.context.invoke, module.function, arg_list, rt.VmVariantList(0))
+        (yielding(call) if module.on_workers else call)()
         if status is not None:
             check_status(self.abi, status, args)
 
