@@ -254,7 +254,7 @@ def _warm_path(launcher, params, triton=None):
     exactly what the checked path would build.
     """
     n = len(params)
-    env = {"Tensor": torch.Tensor, "fast_word": _fast_word, "lists": launcher._lists,
+    env = {"Tensor": torch.Tensor, "Parameter": torch.nn.Parameter, "fast_word": _fast_word, "lists": launcher._lists,
            "pop": launcher._lists.pop, "fill": launcher._fill, "I64_MIN": _I64_MIN, "I64_END": _I64_END}
     if triton is None:
         head = ["def warm(module, gx, gy, gz, args):",
@@ -287,7 +287,8 @@ def _warm_path(launcher, params, triton=None):
             if want is None:
                 return _cold if triton is None else None
             env[f"W{i}"], env[f"A{i}"] = want, frozenset(_ACCEPTED[want] & _SUPPORTED)
-            lines += [f"    if type(a{i}) is not Tensor or not a{i}.is_cpu:",
+            # a model's weights are Parameters (plain tensors otherwise); other subclasses check first
+            lines += [f"    if (type(a{i}) is not Tensor and type(a{i}) is not Parameter) or not a{i}.is_cpu:",
                       f"        {fail}",
                       f"    d = a{i}.dtype",
                       f"    if d is not W{i} and d not in A{i}:",

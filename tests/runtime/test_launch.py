@@ -96,6 +96,25 @@ def test_warm_launches_do_no_ir_work_and_import_each_storage_once(counting):
     assert sum(counting.values()) == 2
 
 
+def test_parameters_take_the_warm_path(monkeypatch):
+    """A model's weights are `nn.Parameter`s: Inductor passes them to every launch."""
+    general = []
+    orig = launch.Launcher._run_general
+    monkeypatch.setattr(launch.Launcher, "_run_general",
+                        lambda self, *a: (general.append(self.abi.name), orig(self, *a))[1])
+    n = 1000
+    w, b = torch.nn.Parameter(torch.randn(n)), torch.nn.Parameter(torch.randn(n))
+    out = torch.empty(n)
+    with torch.no_grad():
+        _add(w, b, out)
+        first = len(general)
+        for _ in range(5):
+            w.add_(1.0)
+            _add(w, b, out)
+            torch.testing.assert_close(out, w + b)
+    assert first <= 1 and len(general) == first   # the first may import; later ones are warm
+
+
 def test_views_of_one_storage_share_one_import(counting):
     base = torch.randn(4096)
     y = torch.randn(64)
