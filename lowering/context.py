@@ -67,6 +67,7 @@ class LoweringContext:
         self.mask_hints = {}        # lowered mask vector -> scalar i1 "all lanes on" (analysis/masks.py)
         self.int_facts = {}         # lowered scalar int -> (a divisor, is it >= 0) (analysis/pointers.py)
         self.stream_facts = {}      # binding -> "large enough to stream", memref -> address (ops/streaming.py)
+        self.loaded_args = frozenset()   # arguments some tt.load reads (ops/streaming.py: no streaming)
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):

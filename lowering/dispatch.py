@@ -22,6 +22,7 @@ from .context import LoweringContext, PtrValue, to_location
 from .half import legalize_f16
 from .ops.control_flow import create_extra_blocks, lower_extra_blocks
 from .analysis.chunking import chunk_plan
+from .ops.streaming import loaded_args
 from .chunked import lower_chunked
 from .walk import lower_block
 
@@ -189,6 +190,7 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
             if fn.args[i].divisibility > 1:     # Triton's specialization: the value is a multiple
                 lctx.int_facts[v] = (fn.args[i].divisibility, False)
         lctx.ptr_arg_order = ptr_args
+        lctx.loaded_args = loaded_args(fn)
         lctx.arg_names = [a.value.name.lstrip("%") for a in fn.args]
         create_extra_blocks(lctx, fn, f.body)
         plan = chunk_plan(fn) if _chunking_enabled() else None

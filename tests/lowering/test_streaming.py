@@ -84,3 +84,57 @@ def test_host_fingerprint_tracks_the_threshold(monkeypatch):
     monkeypatch.setattr(host, "streaming_store_min_bytes", lambda: 12345)
     assert host.fingerprint() != before
     assert host.last_level_cache_bytes() > 0
+
+
+@triton.jit
+def inplace_relu_kernel(io_ptr, n, BLOCK: tl.constexpr, POLICY: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    v = tl.maximum(tl.load(io_ptr + offs, mask=m), 0.0)
+    if POLICY == 1:
+        tl.store(io_ptr + offs, v, mask=m, cache_modifier=".cs")
+    else:
+        tl.store(io_ptr + offs, v, mask=m)
+
+
+@triton.jit
+def loop_carried_kernel(x_ptr, out_ptr, other_ptr, n, FLIP: tl.constexpr, BLOCK: tl.constexpr):
+    # out is read through a loop-carried pointer (FLIP=1) or a select (FLIP=2); other never is
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    src = x_ptr
+    if FLIP == 2:
+        src = tl.where(n > 0, out_ptr, x_ptr)
+    acc = tl.zeros([BLOCK], dtype=tl.float32)
+    p = src + offs
+    for _ in range(2):
+        acc += tl.load(p, mask=m, other=0.0)
+        if FLIP == 1:
+            p = out_ptr + offs
+    tl.store(out_ptr + offs, acc, mask=m)
+    tl.store(other_ptr + offs, acc, mask=m)
+
+
+def test_in_place_outputs_keep_plain_stores(threshold):
+    # The loaded lines are in cache already: no read to save, and the result should stay.
+    threshold(1)
+    n = 1000
+    base = torch.randn(n)
+    io = base.clone()
+    low = lower(capture_jit(inplace_relu_kernel, io, n, BLOCK=256, POLICY=0))
+    assert "nontemporal = true" not in low.mlir
+    launcher = Launcher(low.abi, vmfb=compile_mlir(low.mlir, "inplace_relu_kernel"))
+    launcher((triton.cdiv(n, 256),), io, n)
+    torch.testing.assert_close(io, torch.relu(base))
+    # an explicit cache_modifier=".cs" still streams
+    assert "nontemporal = true" in lower(capture_jit(inplace_relu_kernel, io, n, BLOCK=256, POLICY=1)).mlir
+
+
+@pytest.mark.parametrize("flip, loaded", [(0, {0}), (1, {0, 1}), (2, {0, 1})])
+def test_loaded_arguments_are_traced_through_loops_and_selects(flip, loaded):
+    from turbine_triton.lowering.ops.streaming import loaded_args
+    n = 512
+    x, out, other = torch.randn(n), torch.zeros(n), torch.zeros(n)
+    cap = capture_jit(loop_carried_kernel, x, out, other, n, FLIP=flip, BLOCK=256)
+    from turbine_triton.triton_frontend.parser import parse_ttir
+    assert loaded_args(parse_ttir(cap.ttir).function()) == frozenset(loaded)
