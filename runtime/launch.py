@@ -254,8 +254,9 @@ def _warm_path(launcher, params, triton=None):
     exactly what the checked path would build.
     """
     n = len(params)
-    env = {"Tensor": torch.Tensor, "Parameter": torch.nn.Parameter, "fast_word": _fast_word, "lists": launcher._lists,
-           "pop": launcher._lists.pop, "fill": launcher._fill, "I64_MIN": _I64_MIN, "I64_END": _I64_END}
+    env = {"Tensor": torch.Tensor, "Parameter": torch.nn.Parameter, "fast_word": _fast_word,
+           "lists": launcher._lists, "pop": launcher._lists.pop, "fill": launcher._fill,
+           "I64_MIN": _I64_MIN, "I64_END": _I64_END}
     if triton is None:
         head = ["def warm(module, gx, gy, gz, args):",
                 f"    if len(args) != {n}:",

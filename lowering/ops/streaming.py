@@ -5,11 +5,13 @@ store writes whole lines straight to memory.  For a destination of at least
 `host.streaming_store_min_bytes()` (half the last-level cache) that saves a third of a copy's
 traffic, so every full-lane vector store to a kernel binding checks, at run time, the
 binding's size (uniform, decided once per program) and the store's 64-byte alignment, and
-streams when both hold (one scalar test per store).  A binding the kernel also loads from
-(Inductor's `in_out_ptr`s, an in-place ReLU) keeps plain stores: its lines are already in
-cache, so there is no read to save, and a streamed result would be evicted just before the
-next op reads it (an in-place ReLU between two `addmm`s: 1.25 ms streamed, 1.03 ms plain).  `tl.store(..., cache_modifier=".cs")`
+streams when both hold (one scalar test per store).  `tl.store(..., cache_modifier=".cs")`
 or `eviction_policy="evict_first"` streams at any size; `eviction_policy="evict_last"` never.
+
+A binding the kernel also loads from (Inductor's `in_out_ptr`s, an in-place ReLU) keeps plain
+stores: its lines are in cache already, so there is no read to save, and a streamed result
+would leave the cache just before the next op reads it (an in-place ReLU between two `addmm`s:
+1.25 ms streamed, 1.03 ms plain).
 
 Ordering: the task system hands each finished workgroup back through atomic read-modify-writes
 (locked on x86, which drains write-combining buffers; release-ordered elsewhere), so streamed
@@ -123,7 +125,8 @@ def full_store(ctx, v: ir.Value, mem: ir.Value, at: ir.Value, arg: int, policy: 
     nbytes = esize * vt.shape[0] if vt.rank == 1 else 0
     threshold = host.streaming_store_min_bytes()
     if (policy == KEEP or nbytes == 0 or nbytes % LINE or T.bitwidth(vt.element_type) % 8
-            or (policy == AUTO and (threshold == 0 or arg in ctx.loaded_args)) or ctx.bindings.get(arg) is None):
+            or (policy == AUTO and (threshold == 0 or arg in ctx.loaded_args))
+            or ctx.bindings.get(arg) is None):
         vector.store(v, mem, [at])
         return
     idx = ir.IndexType.get()
