@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from iree.compiler import ir
 from iree.compiler.dialects import arith, builtin, flow, func, hal, stream, util
 
-from ..triton_frontend.ttir import Argument, Function, PtrType, ScalarType, Value
+from ..triton_frontend.ttir import Argument, Function, PtrType, ScalarType, Value, walk_ops
 from . import types as T
 from .abi import STATUS_PARAM, KernelAbi, abi_from_signature, push_constant_type
 
@@ -112,18 +112,10 @@ def executable_shell(executable: str, kernel: str):
     return inner
 
 
-def _walk_ops(block):
-    for op in block.ops:
-        yield op
-        for r in op.regions:
-            for b in r.blocks:
-                yield from _walk_ops(b)
-
-
 def _needs_status(fn: Function, options) -> bool:
     if options is not None and getattr(options, "bounds_check", False):
         return True
-    return any(op.name in ("tt.assert", "tt.print") for op in _walk_ops(fn.body))
+    return any(op.name in ("tt.assert", "tt.print") for op in walk_ops(fn.body))
 
 
 def _with_status_param(fn: Function, signature: dict):

@@ -50,6 +50,11 @@ class LoadedModule:
         self.function = self.vm_module.lookup_function(host_function)
         self.views = view_cache(self.device)
 
+    def waiting(self, call):
+        """`call` (an `invoke` bound to its arguments) with the wait this device needs
+        (`wait.yielding` on the task system's workers)."""
+        return yielding(call) if self.on_workers else call
+
     def inline(self) -> "LoadedModule":
         """The same module on local-sync: a one-program grid runs on the calling
         thread instead of waking the task system (~100 us -> ~10 us here)."""
@@ -137,7 +142,7 @@ class Launcher:
         for w in (*words, gx, gy, gz):
             lst.push_int(w)
         call = functools.partial(module.context.invoke, module.function, lst, rt.VmVariantList(0))
-        return (yielding(call) if module.on_workers else call), views
+        return module.waiting(call), views
 
     def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
@@ -181,7 +186,7 @@ class Launcher:
         for w in (*offsets, *scalars, *g):
             arg_list.push_int(w)
         call = functools.partial(module.context.invoke, module.function, arg_list, rt.VmVariantList(0))
-        (yielding(call) if module.on_workers else call)()
+        module.waiting(call)()
         if status is not None:
             check_status(self.abi, status, args)
 

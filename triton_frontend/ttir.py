@@ -149,6 +149,15 @@ class Op:
         return self.results[0]
 
 
+def walk_ops(block: Block):
+    """Every op of `block` and, depth first, of the regions nested in it."""
+    for op in block.ops:
+        yield op
+        for r in op.regions:
+            for b in r.blocks:
+                yield from walk_ops(b)
+
+
 @dataclass
 class Argument:
     """A kernel argument as the `tt.func` signature declares it."""

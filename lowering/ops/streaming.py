@@ -23,6 +23,7 @@ from iree.compiler import ir
 from iree.compiler.dialects import arith, memref, scf, vector
 
 from .. import host
+from ...triton_frontend.ttir import walk_ops
 from .. import types as T
 
 LINE = 64
@@ -51,9 +52,8 @@ def loaded_args(fn) -> frozenset:
     origin counts for no argument)."""
     args = {a.value: i for i, a in enumerate(fn.args)}
     producer, carried, loads = {}, {}, []
-
-    def walk(block):
-        for op in block.ops:
+    for b in (fn.blocks or [fn.body]):
+        for op in walk_ops(b):
             for r in op.results:
                 producer[r] = op
             if op.name == "tt.load":
@@ -68,11 +68,6 @@ def loaded_args(fn) -> frozenset:
                               op.results[i] if i < len(op.results) else None):
                         if v is not None:
                             carried[v] = sources
-            for region in op.regions:
-                for b in region.blocks:
-                    walk(b)
-    for b in (fn.blocks or [fn.body]):
-        walk(b)
     found, seen = set(), set()
     stack = list(loads)
     while stack:
