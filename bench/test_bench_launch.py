@@ -54,3 +54,30 @@ def test_launch_overhead(benchmark, warm, part):
         y.zero_()
         _inc_kernel[(1,)](x, y, 64, BLOCK=64)
     torch.testing.assert_close(y, x + 1.0)
+
+
+@triton.jit
+def _add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + tl.load(y_ptr + offs, mask=m), mask=m)
+
+
+@pytest.mark.parametrize("impl", ["short", "task", "torch"])
+def test_short_launch(benchmark, monkeypatch, impl):
+    """A 16-program add of 64K fp32: the default "short" launch mode (a launch this small runs on
+    the calling thread), the task system always, and `torch.add(out=)` as the peer."""
+    from turbine_triton.runtime import launch
+    n, block = 1 << 16, 4096
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    benchmark.group = "launch kernel[(16,)] add 64K fp32"
+    if impl == "torch":
+        benchmark(lambda: torch.add(x, y, out=out))
+    else:
+        # the mode is fixed when a launch's argument list is first cached (these tensors' own)
+        monkeypatch.setattr(launch, "LAUNCH_MODE", impl)
+        grid = (n // block,)
+        for _ in range(16):   # compile, cache the launch and let "short" choose
+            _add_kernel[grid](x, y, out, n, BLOCK=block)
+        benchmark(lambda: _add_kernel[grid](x, y, out, n, BLOCK=block))
+    torch.testing.assert_close(out, x + y)

@@ -23,14 +23,21 @@ from .wait import yielding
 
 # Run one-program grids inline (local-sync); set TURBINE_TRITON_INLINE=0 to disable.
 INLINE_SINGLE_PROGRAM = os.environ.get("TURBINE_TRITON_INLINE", "1") != "0"
-# Grids of several programs: "task" (the default) runs them on IREE's workers, "inline" on the
-# calling thread, "auto" times launches of each (kernel, arguments, grid) both ways and keeps
-# the faster (`ModeChooser`).  Next to torch, whose OpenMP workers spin on the cores after each
-# parallel op, the calling thread alone can beat two task workers (a GELU between two addmm's:
-# 0.62-0.70 ms inline, 0.74-1.05 ms on the task system); on idle cores the workers win (0.31 vs
-# 0.57 ms).  "auto" is opt-in: on a noisy machine its short probes sometimes pick the calling
-# thread for a big kernel (layernorm 4096x1024 in 1 of 3 runs).
-LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "task")
+# Grids of several programs: "short" (the default) runs a launch on the calling thread when one
+# run of it there takes at most INLINE_LIMIT_S, else on IREE's workers (`ShortLaunch`); "task"
+# always uses the workers, "inline" always the calling thread, and "auto" times each launch both
+# ways and keeps the faster (`ModeChooser`).  Waking the workers costs 15-190 us a launch on this
+# 2-vCPU VM (median about 60 us; halted vCPUs are woken through the host), where a 64K-element
+# copy takes 8 us inline.  Next to torch, whose OpenMP workers spin on the cores after each
+# parallel op, the calling thread alone can beat two task workers even for bigger kernels (a
+# GELU between two addmm's: 0.62-0.70 ms inline, 0.74-1.05 ms on the task system); on idle cores
+# the workers win there (0.31 vs 0.57 ms).  "auto" is opt-in: on a noisy machine its short
+# probes sometimes pick the calling thread for a big kernel (layernorm 4096x1024 in 1 of 3 runs).
+LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "short")
+# A launch whose inline run takes at most this long stays inline under "short".  Two workers
+# could at best halve it, and they cost more than half of it to wake.
+INLINE_LIMIT_S = float(os.environ.get("TURBINE_TRITON_INLINE_US", "50")) * 1e-6
+_CHOOSING = ("auto", "short")
 
 
 class LoadedModule:
@@ -116,12 +123,13 @@ class Launcher:
         if len(self._lists) >= 8:
             self._lists.clear()
         # the entry holds the module and the views it names; the key's module stays alive with it
-        if mode != "auto":
+        if mode not in _CHOOSING:
             return task[0], key[0], task[1]
         inline = self._bound_invoke(module._inline or module.inline(), ptrs, words, gx, gy, gz)
         if inline is None:
             return None
-        return [ModeChooser(task[0], inline[0]), key[0], task[1], inline[1]]
+        chooser = ModeChooser if mode == "auto" else ShortLaunch
+        return [chooser(task[0], inline[0]), key[0], task[1], inline[1]]
 
     def _bound_invoke(self, module, ptrs, words, gx, gy, gz):
         """(`invoke` bound to a filled argument list, the views it names) on `module`'s device,
@@ -158,8 +166,8 @@ class Launcher:
         also = None
         if mode == "inline":
             module = module.inline()
-        elif mode == "auto" and not self._has_status:
-            also = module.inline().views   # so the warm path can time both ways
+        elif mode in _CHOOSING and not self._has_status:
+            also = module.inline().views   # so the warm path can run either way
         rt = self._rt
         cache = module.views
         status = None
@@ -196,10 +204,11 @@ def _cold(module, gx, gy, gz, args) -> bool:
 
 
 def _mode(gx, gy, gz) -> str:
-    """How a grid runs: "inline" (the calling thread), "task" (IREE's workers) or "auto"."""
+    """How a grid runs: "inline" (the calling thread), "task" (IREE's workers), or chosen per
+    launch ("short" or "auto")."""
     if gx == 1 and gy == 1 and gz == 1:
         return "inline" if INLINE_SINGLE_PROGRAM else "task"
-    return LAUNCH_MODE if LAUNCH_MODE in ("inline", "task") else "auto"
+    return LAUNCH_MODE if LAUNCH_MODE in ("inline", "task", "auto") else "short"
 
 
 class ModeChooser:
@@ -235,6 +244,55 @@ class ModeChooser:
         if self.n >= 2 * self.PROBES:
             self.chosen = self.calls[1] if self.best[1] < self.MARGIN * self.best[0] else self.calls[0]
             self.left, self.n, self.best = self.REPROBE, 0, [float("inf"), float("inf")]
+
+    @property
+    def choice(self):
+        """The mode the next unprobed calls use, "task" or "inline"."""
+        return "task" if self.chosen is self.calls[0] else "inline"
+
+
+class ShortLaunch:
+    """Runs one launch on the calling thread if a run of it there takes at most `limit` seconds,
+    else on the task system.
+
+    The test is one-sided, so noise cannot make it pick wrong: a timed inline run is never
+    shorter than the kernel's work, and a kernel whose single-thread work fits in `limit` gains
+    nothing from two workers that cost more than `limit / 2` to wake.  The first `WARMUP` calls
+    run on the task system untimed; then `PROBES` timed task calls, and only if the best is
+    under `BIG * limit` (a long kernel is never tried inline) `PROBES` timed inline calls.  The
+    choice holds for `REPROBE` calls (a launch's arguments are fixed, but the machine moves)."""
+    WARMUP, PROBES, BIG, REPROBE = 2, 2, 4, 512
+
+    def __init__(self, task, inline, limit=None, clock=None):
+        import time
+        self.calls = (task, inline)
+        self.limit = INLINE_LIMIT_S if limit is None else limit
+        self.clock = clock or time.perf_counter
+        self.chosen, self.left, self.step = task, self.WARMUP, 0
+        self.best = float("inf")
+
+    def __call__(self):
+        if self.left > 0:
+            self.left -= 1
+            self.chosen()
+            return
+        # steps 0..PROBES-1 time the task system, PROBES..2*PROBES-1 the calling thread
+        inline = self.step >= self.PROBES
+        t0 = self.clock()
+        self.calls[inline]()
+        dt = self.clock() - t0
+        self.best = min(self.best, dt)
+        self.step += 1
+        if self.step == self.PROBES:
+            if self.best >= self.BIG * self.limit:
+                self._choose(self.calls[0])
+            else:
+                self.best = float("inf")
+        elif self.step == 2 * self.PROBES:
+            self._choose(self.calls[1] if self.best <= self.limit else self.calls[0])
+
+    def _choose(self, call):
+        self.chosen, self.left, self.step, self.best = call, self.REPROBE, 0, float("inf")
 
     @property
     def choice(self):

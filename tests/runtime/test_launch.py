@@ -350,16 +350,73 @@ def test_mode_chooser_keeps_the_faster_and_probes_again():
     assert c.choice == "task"
 
 
-@pytest.mark.parametrize("mode", ["auto", "inline", "task"])
+def _short(costs, clock, ran, limit=10.0):
+    def run(mode):
+        def call():
+            ran.append(mode)
+            clock.t += costs[mode]
+        return call
+    return launch.ShortLaunch(run("task"), run("inline"), limit=limit, clock=clock)
+
+
+def test_short_launch_runs_a_short_kernel_inline():
+    clock, ran = _FakeClock(), []
+    c = _short({"task": 30.0, "inline": 8.0}, clock, ran)
+    for _ in range(c.WARMUP + 2 * c.PROBES):
+        c()
+    assert ran == ["task"] * (c.WARMUP + c.PROBES) + ["inline"] * c.PROBES
+    assert c.choice == "inline"
+    del ran[:]
+    for _ in range(c.REPROBE):
+        c()
+    assert ran == ["inline"] * c.REPROBE
+
+
+def test_short_launch_keeps_a_kernel_over_the_limit_on_the_workers():
+    """The inline side must be under the limit itself: being faster than the task side is not enough."""
+    clock, ran = _FakeClock(), []
+    c = _short({"task": 30.0, "inline": 12.0}, clock, ran)
+    for _ in range(c.WARMUP + 2 * c.PROBES):
+        c()
+    assert c.choice == "task"
+    del ran[:]
+    for _ in range(c.REPROBE):
+        c()
+    assert ran == ["task"] * c.REPROBE
+
+
+def test_short_launch_never_tries_a_long_kernel_inline():
+    clock, ran = _FakeClock(), []
+    c = _short({"task": 500.0, "inline": 900.0}, clock, ran)
+    for _ in range(c.WARMUP + c.PROBES + c.REPROBE):
+        c()
+    assert "inline" not in ran and c.choice == "task"
+
+
+def test_short_launch_probes_again_when_the_machine_moves():
+    clock, ran = _FakeClock(), []
+    costs = {"task": 30.0, "inline": 12.0}
+    c = _short(costs, clock, ran)
+    for _ in range(c.WARMUP + 2 * c.PROBES + c.REPROBE):
+        c()
+    assert c.choice == "task"
+    costs["inline"] = 6.0
+    for _ in range(2 * c.PROBES):
+        c()
+    assert c.choice == "inline"
+
+
+@pytest.mark.parametrize("mode", ["auto", "short", "inline", "task"])
 def test_launch_modes_give_the_same_results(monkeypatch, mode):
     """Every launch, through warm-up, probes and the chosen mode, writes the right values."""
     monkeypatch.setattr(launch, "LAUNCH_MODE", mode)
-    chosen = []
-    orig = launch.ModeChooser.__call__
-    monkeypatch.setattr(launch.ModeChooser, "__call__", lambda self: (chosen.append(self), orig(self))[1])
+    chosen = {"auto": [], "short": []}
+    for name, cls in (("auto", launch.ModeChooser), ("short", launch.ShortLaunch)):
+        orig = cls.__call__
+        monkeypatch.setattr(cls, "__call__", lambda self, orig=orig, seen=chosen[name]: (seen.append(self), orig(self))[1])
     # a size per mode: the launch cache is keyed on storages, not on LAUNCH_MODE (fixed per
     # process outside tests), and the allocator may hand the previous case's addresses back
-    n = 3000 + 64 * ["auto", "inline", "task"].index(mode)
+    n = 3000 + 64 * ["auto", "short", "inline", "task"].index(mode)
     x, y = torch.randn(n), torch.randn(n)
     out = torch.empty(n)
     probes = launch.ModeChooser.WARMUP + 2 * launch.ModeChooser.PROBES + 4
@@ -368,5 +425,7 @@ def test_launch_modes_give_the_same_results(monkeypatch, mode):
         out.fill_(float("nan"))
         _add(x, y, out, 128)
         torch.testing.assert_close(out, x + y)
-    # only "auto" times launches; the others call their mode directly
-    assert (len(chosen) == probes - 1) == (mode == "auto") and (not chosen) == (mode != "auto")
+    # "auto" and "short" choose per launch (the first call takes the checked path); the others
+    # call their mode directly
+    for name, seen in chosen.items():
+        assert len(seen) == (probes - 1 if name == mode else 0)
