@@ -5,6 +5,8 @@ import functools
 import os
 import threading
 
+from . import sched
+
 _lock = threading.Lock()
 
 # Stack a kernel may allocate (the compiler's limit), and each worker's stack: as big as a main
@@ -41,15 +43,24 @@ def topology_flags(workers: int, cpus: list, pin: bool) -> list:
 
 
 DEFAULT_DRIVER = os.environ.get("TURBINE_TRITON_DRIVER", "local-task")
+# The workers' scheduler slice (see runtime/sched.py); 0 keeps the kernel's default.
+WORKER_SLICE_US = int(os.environ.get("TURBINE_TRITON_WORKER_SLICE_US", "100"))
+_workers = {}   # driver -> the ids of the worker threads its device started
+
+
+def get_config(driver: str = DEFAULT_DRIVER):
+    """The `iree.runtime.Config` for `driver`, created once per process (see `_config`)."""
+    return _config(driver)
 
 
 @functools.lru_cache(maxsize=None)
-def get_config(driver: str = DEFAULT_DRIVER):
+def _config(driver: str):
     """The `iree.runtime.Config` for `driver`, created once per process.
 
     local-task defaults to one worker per physical core; we ask for one per
     available core so every core runs workgroups (`TURBINE_TRITON_THREADS` overrides the
-    count), each pinned to its core unless `TURBINE_TRITON_PIN=0` (see `topology_flags`).
+    count), each pinned to its core unless `TURBINE_TRITON_PIN=0` (see `topology_flags`), with a
+    scheduler slice of `TURBINE_TRITON_WORKER_SLICE_US` (100 us; see `sched.py`).
     """
     import iree.runtime as rt
     _quiet_teardown()
@@ -60,7 +71,20 @@ def get_config(driver: str = DEFAULT_DRIVER):
             pin = os.environ.get("TURBINE_TRITON_PIN", "1") != "0"
             rt.flags.parse_flags(*topology_flags(workers, cpus, pin),
                                  f"--task_worker_stack_size={WORKER_STACK}")
+            before = sched.thread_ids("iree-worker")
+            config = rt.Config(driver)
+            _workers[driver] = sched.new_threads("iree-worker", before, workers)
+            if WORKER_SLICE_US > 0:
+                for tid in _workers[driver]:
+                    sched.set_slice(tid, WORKER_SLICE_US * 1000)
+            return config
         return rt.Config(driver)
+
+
+def worker_threads(driver: str = DEFAULT_DRIVER) -> set:
+    """The thread ids of the IREE workers that `get_config(driver)` started (empty for local-sync)."""
+    get_config(driver)
+    return set(_workers.get(driver, ()))
 
 
 def _quiet_teardown():
