@@ -35,7 +35,7 @@ INLINE_SINGLE_PROGRAM = os.environ.get("TURBINE_TRITON_INLINE", "1") != "0"
 # probes sometimes pick the calling thread for a big kernel (layernorm 4096x1024 in 1 of 3 runs).
 LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "short")
 # A launch whose inline run takes at most this long stays inline under "short".  Two workers
-# could at best halve it, and they cost more than half of it to wake.
+# could at best halve it, and waking them usually costs more than that.
 INLINE_LIMIT_S = float(os.environ.get("TURBINE_TRITON_INLINE_US", "50")) * 1e-6
 _CHOOSING = ("auto", "short")
 
@@ -255,9 +255,10 @@ class ShortLaunch:
     """Runs one launch on the calling thread if a run of it there takes at most `limit` seconds,
     else on the task system.
 
-    The test is one-sided, so noise cannot make it pick wrong: a timed inline run is never
-    shorter than the kernel's work, and a kernel whose single-thread work fits in `limit` gains
-    nothing from two workers that cost more than `limit / 2` to wake.  The first `WARMUP` calls
+    The test is one-sided: a timed inline run is never shorter than the kernel's work, so noise
+    can only keep a launch on the workers, and a kernel whose single-thread work fits in `limit`
+    could gain at most `limit / 2` from two workers, less their wake-up (15-190 us here, median
+    about 60 us; `docs/PERFORMANCE.md`).  The first `WARMUP` calls
     run on the task system untimed; then `PROBES` timed task calls, and only if the best is
     under `BIG * limit` (a long kernel is never tried inline) `PROBES` timed inline calls.  The
     choice holds for `REPROBE` calls (a launch's arguments are fixed, but the machine moves)."""
