@@ -75,6 +75,19 @@ def _cpu_identity() -> str:
     return "\n".join(keep) or f"{platform.machine()} {platform.processor()}"
 
 
+@functools.lru_cache(maxsize=1)
+def vector_bytes() -> int:
+    """Width of the host's widest vector registers (`target-cpu=host` code uses them): 64 with
+    AVX-512, 32 with AVX, else 16 (SSE, NEON)."""
+    flags = set()
+    for line in _cpu_identity().splitlines():
+        if line.split(":", 1)[0].strip() == "flags":
+            flags = set(line.split(":", 1)[1].split())
+    if "avx512f" in flags:
+        return 64
+    return 32 if "avx" in flags else 16
+
+
 def fingerprint() -> str:
     """A digest of the host CPU and the host-dependent lowering settings."""
     parts = (_cpu_identity(), str(streaming_store_min_bytes()))

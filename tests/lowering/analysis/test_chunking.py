@@ -1,4 +1,5 @@
-"""Staged chunking: 1-D kernels with reductions and column loops run as loops over 32-lane chunks.
+"""Staged chunking: 1-D kernels with reductions and column loops run as loops over 32-lane chunks
+(column loops: four host vector registers of fp32 per chunk).
 
 Each kernel runs through our backend and is compared with torch or Triton's
 interpreter; each also asserts which plan it got, so the chunked path is the one
@@ -9,6 +10,7 @@ import torch
 import triton
 import triton.language as tl
 
+from turbine_triton.lowering.analysis import chunking
 from turbine_triton.lowering.analysis.chunking import CHUNK, chunk_plan
 from turbine_triton.triton_frontend.capture import capture_jit
 from turbine_triton.triton_frontend.parser import parse_ttir
@@ -49,6 +51,24 @@ def test_layernorm_and_rmsnorm_column_loops(cols):
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
     plan = _plan(demo.layernorm_kernel, x, w, b, out, x.stride(0), cols, 1e-5, BLOCK=1024)
     assert [len(s.reductions) for s in plan.stages] == [1, 1, 0]
+    # a chunk that runs a column loop is four of the host's vector registers wide
+    assert plan.lanes == max(CHUNK, chunking.loop_lanes())
+
+
+@pytest.mark.parametrize("wide", [32, 64, 128])
+def test_column_loop_chunks_follow_the_host(monkeypatch, wide):
+    """Wider chunks for column loops on a host with wider registers; straight-line kernels keep
+    CHUNK lanes; a block no wider than one wide chunk keeps CHUNK too.  (The launches in
+    `test_layernorm_and_rmsnorm_column_loops` run at the width this host gets.)"""
+    monkeypatch.setattr(chunking, "loop_lanes", lambda: wide)
+    x, w, b = torch.randn(3, 1000), torch.randn(1000), torch.randn(1000)
+    out = torch.empty_like(x)
+    loop = _plan(demo.layernorm_kernel, x, w, b, out, x.stride(0), 1000, 1e-5, BLOCK=1024)
+    assert loop.lanes == max(wide, CHUNK)
+    narrow = _plan(demo.layernorm_kernel, x, w, b, out, x.stride(0), 1000, 1e-5, BLOCK=64)
+    assert narrow.lanes == CHUNK          # 64 lanes is no more than one wide chunk
+    straight = _plan(demo.softmax_kernel, x, out, x.stride(0), out.stride(0), 1000, BLOCK=1024)
+    assert straight.lanes == CHUNK
 
 
 @triton.jit
