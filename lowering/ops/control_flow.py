@@ -6,6 +6,8 @@ whose pointers derive from its arguments.
 """
 from __future__ import annotations
 
+import os
+
 from iree.compiler import ir
 from iree.compiler.dialects import cf, func, scf
 
@@ -13,6 +15,11 @@ from ..context import PtrValue
 from ..errors import UnsupportedOp
 from ..registry import lowers
 from ..walk import lower_block
+from .versioning import lower_versioned
+
+# Loop bodies with masked accesses get an all-lanes-on version (ops/versioning.py);
+# TURBINE_TRITON_VERSIONING=0 turns it off.
+VERSIONING = os.environ.get("TURBINE_TRITON_VERSIONING", "1") != "0"
 
 
 def _raw(v):
@@ -46,8 +53,10 @@ def lower_scf_for(ctx, op):
         ctx.bind(block.args[0], loop.induction_variable)
         for a, t, v in zip(block.args[1:], init_vals, loop.inner_iter_args):
             ctx.bind(a, _rewrap(t, v))
-        term = lower_block(ctx, block, stop_at_terminator=True)
-        scf.YieldOp(_yield_values(ctx, term, init_vals) if term is not None else [])
+        if not (VERSIONING and lower_versioned(ctx, block, [_raw(v).type for v in init_vals],
+                                               lambda term: _yield_values(ctx, term, init_vals))):
+            term = lower_block(ctx, block, stop_at_terminator=True)
+            scf.YieldOp(_yield_values(ctx, term, init_vals) if term is not None else [])
     for r, t, v in zip(op.results, init_vals, loop.results):
         ctx.bind(r, _rewrap(t, v))
 
