@@ -44,10 +44,11 @@ MIN_LANES = 16
 def loop_lanes() -> int:
     """Lanes per chunk when a chunk runs a column loop: four of the host's vector registers of
     fp32 (64 with AVX-512, 32 with AVX2).  Each chunk enters and leaves the loop, which costs
-    as much as the loop body's few vector ops at 32 lanes: layernorm 4096x1024, whose three
-    column loops run once per row, took 1.40 ms at 64 lanes against 1.58 ms at 32 (medians,
-    one process, zmm code; on one thread over 256 rows 0.071 against 0.095 ms).  Straight-line
-    chunks stay at CHUNK: softmax and vector add were 5-10% slower at 64."""
+    as much as the loop body's few vector ops at 32 lanes.  Layernorm 4096x1024 (three column
+    loops, one trip each; zmm code): on one thread over 256 rows 0.071 ms at 64 lanes against
+    0.095 ms at 32; in report-style blocks 1.37x and 1.31x Inductor C++ against 1.22x and 1.04x
+    (docs/PERFORMANCE.md).  Straight-line chunks stay at CHUNK: softmax and vector add were
+    5-10% slower at 64."""
     return host.vector_bytes()
 
 _CHUNKABLE = {
