@@ -359,30 +359,20 @@ def _short(costs, clock, ran, limit=10.0):
     return launch.ShortLaunch(run("task"), run("inline"), limit=limit, clock=clock)
 
 
-def test_short_launch_runs_a_short_kernel_inline():
+@pytest.mark.parametrize("inline_cost, choice", [(8.0, "inline"), (12.0, "task")])
+def test_short_launch_choice_holds(inline_cost, choice):
+    """A short kernel goes inline; one over the limit stays on the workers even though its
+    inline run beats the task system's (being faster is not enough).  The choice then holds."""
     clock, ran = _FakeClock(), []
-    c = _short({"task": 30.0, "inline": 8.0}, clock, ran)
+    c = _short({"task": 30.0, "inline": inline_cost}, clock, ran)
     for _ in range(c.WARMUP + 2 * c.PROBES):
         c()
     assert ran == ["task"] * (c.WARMUP + c.PROBES) + ["inline"] * c.PROBES
-    assert c.choice == "inline"
+    assert c.choice == choice
     del ran[:]
     for _ in range(c.REPROBE):
         c()
-    assert ran == ["inline"] * c.REPROBE
-
-
-def test_short_launch_keeps_a_kernel_over_the_limit_on_the_workers():
-    """The inline side must be under the limit itself: being faster than the task side is not enough."""
-    clock, ran = _FakeClock(), []
-    c = _short({"task": 30.0, "inline": 12.0}, clock, ran)
-    for _ in range(c.WARMUP + 2 * c.PROBES):
-        c()
-    assert c.choice == "task"
-    del ran[:]
-    for _ in range(c.REPROBE):
-        c()
-    assert ran == ["task"] * c.REPROBE
+    assert ran == [choice] * c.REPROBE
 
 
 def test_short_launch_never_tries_a_long_kernel_inline():
