@@ -294,13 +294,16 @@ def _costly(op) -> bool:
 
 
 def _keepable(op, block: int, rows: int = 1) -> bool:
-    """A single per-lane tensor of numbers (not pointers or masks) small enough for a stack
-    buffer of one row of `block` lanes per row it has."""
+    """A single per-lane float tensor small enough for a stack buffer of one row of `block`
+    lanes per row it has.  Integers are index math: recomputed, they keep the affine form that
+    makes their loads contiguous, where a reloaded index turns them into gathers.  Inductor's
+    add + layer norm of the transformer block (a row offset `512*(x // 256) + 4096*(x % 256)`,
+    XBLOCK=2, R0_BLOCK=512) took 1.34 ms on one thread with its index kept, 0.36 ms recomputed."""
     if len(op.results) != 1 or not isinstance(op.results[0].type, TensorType):
         return False
     t = op.results[0].type
     el = t.element
-    return (t.shape[-1] == block and isinstance(el, ScalarType) and el.name != "i1"
+    return (t.shape[-1] == block and isinstance(el, ScalarType) and el.is_float
             and kept_rows(t) * block * max(el.bitwidth // 8, 1) <= MAX_KEPT_BYTES)
 
 

@@ -12,6 +12,7 @@ import triton.language as tl
 
 from turbine_triton.lowering.analysis import chunking
 from turbine_triton.lowering.analysis.chunking import CHUNK, chunk_plan
+from turbine_triton.lowering.pipeline import lower
 from turbine_triton.triton_frontend.capture import capture_jit
 from turbine_triton.triton_frontend.parser import parse_ttir
 from turbine_triton import demo, bench_kernels as bk
@@ -304,6 +305,61 @@ def test_row_tiles_of_inner_reductions(xblock, rblock, rows, cols):
     plan = _plan(rows_layernorm_kernel, x, y, w, out, rows, cols, XBLOCK=xblock, R0_BLOCK=rblock)
     assert plan is not None and plan.rows == xblock and plan.block == rblock
     assert [len(s.reductions) for s in plan.stages] == [1, 1, 0]
+
+
+@triton.jit
+def static_rows_layernorm_kernel(in_ptr0, in_ptr1, out_ptr, XNUMEL: tl.constexpr, RNUMEL: tl.constexpr,
+                                 XBLOCK: tl.constexpr, R0_BLOCK: tl.constexpr):
+    # Inductor's add + layer norm with static sizes: row x pairs with y[x // 4 + (XNUMEL // 4) * (x % 4)]
+    xindex = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]
+    xmask = xindex < XNUMEL
+    r0_base = tl.arange(0, R0_BLOCK)[None, :]
+    x0 = xindex % 4
+    x1 = xindex // 4
+    _acc = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
+    for r0_offset in tl.range(0, RNUMEL, R0_BLOCK):
+        r0 = r0_offset + r0_base
+        m = (r0 < RNUMEL) & xmask
+        v = (tl.load(in_ptr0 + (r0 + RNUMEL * xindex), m, other=0.0)
+             + tl.load(in_ptr1 + (r0 + RNUMEL * x1 + RNUMEL * (XNUMEL // 4) * x0), m, other=0.0))
+        _acc = tl.where(m, _acc + v, _acc)
+    mean = tl.sum(_acc, 1)[:, None] / RNUMEL
+    _sq = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
+    for r0_offset in tl.range(0, RNUMEL, R0_BLOCK):
+        r0 = r0_offset + r0_base
+        m = (r0 < RNUMEL) & xmask
+        v = (tl.load(in_ptr0 + (r0 + RNUMEL * xindex), m, other=0.0)
+             + tl.load(in_ptr1 + (r0 + RNUMEL * x1 + RNUMEL * (XNUMEL // 4) * x0), m, other=0.0))
+        d = v - mean
+        _sq = tl.where(m, _sq + d * d, _sq)
+    rstd = tl.math.rsqrt(tl.sum(_sq, 1)[:, None] / RNUMEL + 1e-5)
+    for r0_offset in tl.range(0, RNUMEL, R0_BLOCK):
+        r0 = r0_offset + r0_base
+        m = (r0 < RNUMEL) & xmask
+        # a different eviction policy (as Inductor's last pass has) keeps these loads apart from
+        # the first pass's, so this stage needs the permuted index again
+        v = (tl.load(in_ptr0 + (r0 + RNUMEL * xindex), m, other=0.0, eviction_policy="evict_first")
+             + tl.load(in_ptr1 + (r0 + RNUMEL * x1 + RNUMEL * (XNUMEL // 4) * x0), m, other=0.0,
+                       eviction_policy="evict_first"))
+        tl.store(out_ptr + (r0 + RNUMEL * xindex), (v - mean) * rstd, m)
+
+
+@pytest.mark.parametrize("xblock", [2, 4])
+def test_row_tiles_recompute_index_math(xblock):
+    """With static sizes and the whole row in one block, the three passes are straight-line
+    code.  The permuted row offsets (integer division and remainder) are recomputed in each
+    stage, not kept on the stack: a reloaded index would make the last stage's load a gather."""
+    rows, cols = 16, 512
+    x, y = torch.randn(rows, cols), torch.randn(rows, cols)
+    out = torch.empty_like(x)
+    kw = dict(XNUMEL=rows, RNUMEL=cols, XBLOCK=xblock, R0_BLOCK=cols)
+    static_rows_layernorm_kernel[(rows // xblock,)](x, y, out, **kw)
+    i = torch.arange(rows)
+    ref = torch.nn.functional.layer_norm(x + y[i // 4 + (rows // 4) * (i % 4)], (cols,), eps=1e-5)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+    plan = _plan(static_rows_layernorm_kernel, x, y, out, **kw)
+    assert plan.rows == xblock and all(v.type.element.is_float for v in plan.kept)
+    assert "vector.gather" not in lower(capture_jit(static_rows_layernorm_kernel, x, y, out, **kw)).mlir
 
 
 @triton.jit
