@@ -257,6 +257,31 @@ def divide(a: Optional[Affine], k: Optional[Affine], shape, rem: bool) -> Option
     return Affine(base, (0,) * len(a.strides), 1, True)
 
 
+def is_uniform(a: Optional[Affine]) -> bool:
+    """Every lane holds the base (all strides zero): a broadcast value, a per-chunk row index."""
+    return a is not None and all(const_int(s) == 0 for s in a.strides)
+
+
+# Predicates that compare sign-extended (i64) bases as they compare the narrower values.
+_SIGNED_CMPI = {"eq": arith.CmpIPredicate.eq, "ne": arith.CmpIPredicate.ne, "slt": arith.CmpIPredicate.slt,
+                "sle": arith.CmpIPredicate.sle, "sgt": arith.CmpIPredicate.sgt, "sge": arith.CmpIPredicate.sge}
+
+
+def uniform_compare(pred: str, a: Optional[Affine], b: Optional[Affine]) -> Optional[Affine]:
+    """`a pred b` of two uniform forms, as a uniform i1 form (its base one scalar compare)."""
+    if not (is_uniform(a) and is_uniform(b)) or pred not in _SIGNED_CMPI:
+        return None
+    return Affine(arith.cmpi(_SIGNED_CMPI[pred], _as_i64(a.base), _as_i64(b.base)), tuple(a.strides))
+
+
+def uniform_select(c: Optional[Affine], a: Optional[Affine], b: Optional[Affine]) -> Optional[Affine]:
+    """`select(c, a, b)` of uniform forms (Inductor's wrap of a negative loaded index) stays uniform."""
+    if not (is_uniform(c) and is_uniform(a) and is_uniform(b)) or isinstance(c.base, int):
+        return None
+    rank = max(len(c.strides), len(a.strides), len(b.strides))
+    return Affine(arith.select(c.base, _as_i64(a.base), _as_i64(b.base)), (0,) * rank)
+
+
 def materialize_base(a: Affine) -> ir.Value:
     return _as_i64(a.base)
 

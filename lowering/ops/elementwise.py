@@ -18,6 +18,7 @@ from ..errors import UnsupportedOp
 from ..registry import lowers
 from .. import types as T
 from . import transcendental
+from ...triton_frontend.ttir import TensorType
 
 _CMPI = {"eq": 0, "ne": 1, "slt": 2, "sle": 3, "sgt": 4, "sge": 5, "ult": 6, "ule": 7, "ugt": 8, "uge": 9}
 _CMPF = {"false": 0, "oeq": 1, "ogt": 2, "oge": 3, "olt": 4, "ole": 5, "one": 6, "ord": 7, "ueq": 8,
@@ -62,7 +63,11 @@ def lower_generic_elementwise(ctx, op):
         ctx.bind(op.result, divide(ctx, rt, *operands))
         return
     r = math_op(ctx, op.name, rt, operands)
-    ctx.bind(op.result, r)
+    aff = None
+    if op.name == "arith.select" and isinstance(r.type, ir.VectorType) and not ctx.lanes:
+        aff = P.uniform_select(*(ctx.affine_of(v) if isinstance(v.type, TensorType) else None
+                                 for v in op.operands))
+    ctx.bind(op.result, r, aff)
     if op.name == "arith.andi" and M.is_bool(r):
         M.both(ctx, operands[0], operands[1], r)
 
@@ -149,7 +154,11 @@ def lower_arith_cmp(ctx, op):
     a, b = (ctx.get(v) for v in op.operands)
     attrs = {"predicate": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), table[pred])}
     r = create(op.name, ctx.type_of(op.result), [a, b], attrs)
-    ctx.bind(op.result, r)
+    uniform = None
+    if op.name == "arith.cmpi" and isinstance(r.type, ir.VectorType) and not ctx.lanes:
+        uniform = P.uniform_compare(pred, P.operand_affine(ctx, op.operands[0]),
+                                    P.operand_affine(ctx, op.operands[1]))
+    ctx.bind(op.result, r, uniform)
     if op.name == "arith.cmpi" and isinstance(r.type, ir.VectorType) and isinstance(a, ir.Value) and not ctx.lanes:
         width = T.bitwidth(T.element(a.type)) if not isinstance(T.element(a.type), ir.IndexType) else 64
         M.record(ctx, r, M.compare_all_on(pred, P.operand_affine(ctx, op.operands[0]),

@@ -2,11 +2,14 @@
 
 A pointer is (argument, i64 element offsets).  Loads and stores whose
 offsets are affine with a unit last stride become one masked vector load or
-store per row (a plain one when every lane is on); every other pointer
+store per row (a plain one when every lane is on); loads with a zero last
+stride become one scalar load per row, broadcast; every other pointer
 tensor becomes a masked gather or scatter.  Masked-off lanes are never
 touched, as on a GPU.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 from iree.compiler import ir
 from iree.compiler.dialects import arith, memref, scf, vector
@@ -117,7 +120,11 @@ def lower_tt_load(ctx, op):
     if _checked(ctx):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
-    if _use_flat(ptr.affine, shape):
+    loaded = None
+    if _is_uniform_rows(ptr.affine, shape):
+        val = _uniform_row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
+        loaded = _uniform_affine(ctx, ptr, shape, mask, val)
+    elif _use_flat(ptr.affine, shape):
         val = _flat_load(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         val = _row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
@@ -125,7 +132,51 @@ def lower_tt_load(ctx, op):
         val = row_loop.load(ctx, mem, ptr, shape, mask, pas, mt, P.is_rowwise_contiguous(ptr.affine, shape))
     else:
         val = _gather(ctx, mem, ptr, shape, mask, pas, mt)
-    ctx.bind(op.result, _from_memory(ctx, val, ptr.pointee))
+    ctx.bind(op.result, _from_memory(ctx, val, ptr.pointee), loaded)
+
+
+def _uniform_affine(ctx, ptr: PtrValue, shape, mask, val) -> Optional[Affine]:
+    """An unmasked load of one integer for every lane is itself uniform: an index read from
+    memory (Inductor's embedding `w[idx[x // D] * D + x % D]`) then keeps rows contiguous."""
+    elem = T.memory_scalar(ptr.pointee)
+    if mask is not None or _rows(shape) != 1 or _bool_pointee(ptr.pointee) or not isinstance(elem, ir.IntegerType):
+        return None
+    lane0 = vector.extract(_flat(ctx, val, shape[-1]), [], [0])
+    return Affine(P.scalar_base(lane0), (0,) * len(shape))
+
+
+def _is_uniform_rows(aff, shape) -> bool:
+    """Every lane of a row reads one address (a zero last stride), as Inductor's per-channel
+    parameter loads do (`w[(x // HW) % C]` over a chunk inside one channel)."""
+    return (aff is not None and shape[-1] > 1 and P.const_int(aff.strides[-1]) == 0
+            and _rows(shape) <= MAX_UNROLLED_ROWS)
+
+
+def _uniform_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
+    """One scalar load per row, broadcast to its lanes, where a gather would load every lane.
+    With a mask, the scalar is read only when some lane of the row is on."""
+    elem = T.element(mt)
+    row_t = ir.VectorType.get([shape[-1]], elem)
+    result = None
+    for idx, start in P.row_starts(aff, shape):
+        at = ctx.index(start)
+        if mask is None:
+            row = vector.broadcast(row_t, memref.load(mem, [at]))
+        else:
+            m = vector.extract(mask, [], list(idx)) if idx else mask
+            p = vector.extract(pas, [], list(idx)) if idx else pas
+            any_on = vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.OR, m)
+            if_op = scf.IfOp(any_on, [elem], has_else=True)
+            with ir.InsertionPoint(if_op.then_block):
+                scf.YieldOp([memref.load(mem, [at])])
+            with ir.InsertionPoint(if_op.else_block):
+                scf.YieldOp([arith.constant(elem, ir.FloatAttr.get(elem, 0.0) if T.is_float(elem)
+                                            else ir.IntegerAttr.get(elem, 0))])
+            row = arith.select(m, vector.broadcast(row_t, if_op.results[0]), p)
+        if not idx:
+            return row
+        result = vector.insert(row, result if result is not None else pas, [], list(idx))
+    return result
 
 
 def _use_flat(aff, shape) -> bool:
