@@ -3,8 +3,9 @@
 A pointer is (argument, i64 element offsets).  Loads and stores whose
 offsets are affine with a unit last stride become one masked vector load or
 store per row (a plain one when every lane is on); loads with a zero last
-stride become one scalar load per row, broadcast; every other pointer
-tensor becomes a masked gather or scatter.  Masked-off lanes are never
+stride become one scalar load per row, broadcast, and loads with a small
+constant last stride k one wider masked load per row that keeps every k-th
+lane; every other pointer tensor becomes a masked gather or scatter.  Masked-off lanes are never
 touched, as on a GPU.
 """
 from __future__ import annotations
@@ -128,6 +129,8 @@ def lower_tt_load(ctx, op):
         val = _flat_load(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         val = _row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
+    elif _strided_step(ptr.affine, shape):
+        val = _strided_row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif row_loop.wanted(shape, P.is_rowwise_contiguous(ptr.affine, shape), MAX_UNROLLED_ROWS):
         val = row_loop.load(ctx, mem, ptr, shape, mask, pas, mt, P.is_rowwise_contiguous(ptr.affine, shape))
     else:
@@ -173,6 +176,49 @@ def _uniform_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
                 scf.YieldOp([arith.constant(elem, ir.FloatAttr.get(elem, 0.0) if T.is_float(elem)
                                             else ir.IntegerAttr.get(elem, 0))])
             row = arith.select(m, vector.broadcast(row_t, if_op.results[0]), p)
+        if not idx:
+            return row
+        result = vector.insert(row, result if result is not None else pas, [], list(idx))
+    return result
+
+
+# Rows with a small constant lane stride load as one wider run and keep every k-th lane.
+MAX_LOAD_STEP = 4
+MAX_STRIDED_LANES = 256
+
+
+def _strided_step(aff, shape) -> int:
+    """k when each row reads every k-th element (2 <= k <= MAX_LOAD_STEP; Inductor's pooling
+    windows `2 * x0 + ...`), else 0."""
+    if aff is None or _rows(shape) > MAX_UNROLLED_ROWS:
+        return 0
+    k = P.const_int(aff.strides[-1])
+    return k if k is not None and 2 <= k <= MAX_LOAD_STEP and k * shape[-1] <= MAX_STRIDED_LANES else 0
+
+
+def _strided_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
+    """Per row, a masked load of k * n lanes that reads only lanes 0, k, 2k, .. (a lane past the
+    row's last element is never touched), then a shuffle that keeps those: one or two vector
+    loads and permutes where a gather would load each lane."""
+    k, n = _strided_step(aff, shape), shape[-1]
+    elem = T.element(mt)
+    i1 = ir.IntegerType.get_signless(1)
+    wide_t = ir.VectorType.get([k * n], elem)
+    pick = [k * i for i in range(n)]
+    lane_mask_t = ir.VectorType.get([n], i1)
+    on, off = (arith.constant(lane_mask_t, ir.DenseElementsAttr.get_splat(lane_mask_t, ir.BoolAttr.get(b)))
+               for b in (True, False))
+    result = None
+    for idx, start in P.row_starts(aff, shape):
+        at = ctx.index(start)
+        m = on if mask is None else (vector.extract(mask, [], list(idx)) if idx else mask)
+        p = vector.extract(pas, [], list(idx)) if idx else pas
+        # position j of the wide run reads lane j // k of the row when j % k == 0
+        wide_m = vector.shuffle(m, off, [j // k if j % k == 0 else n for j in range(k * n)])
+        zero = arith.constant(wide_t, ir.DenseElementsAttr.get_splat(
+            wide_t, ir.FloatAttr.get(elem, 0.0) if T.is_float(elem) else ir.IntegerAttr.get(elem, 0)))
+        wide = vector.maskedload(wide_t, mem, [at], wide_m, zero)
+        row = arith.select(m, vector.shuffle(wide, wide, pick), p)
         if not idx:
             return row
         result = vector.insert(row, result if result is not None else pas, [], list(idx))

@@ -204,3 +204,29 @@ def test_masked_index_loads_against_interpreter():
     masked_index_kernel[(triton.cdiv(rows * d, 64),)](*args, D=d, XBLOCK=64)
     ref = interpret(masked_index_kernel, (triton.cdiv(rows * d, 64),), *args, D=d, XBLOCK=64)
     torch.testing.assert_close(out, ref[2])
+
+
+@triton.jit
+def pool_kernel(x_ptr, out_ptr, n_rows, W: tl.constexpr, K: tl.constexpr, XBLOCK: tl.constexpr):
+    # Inductor's pooling: each output reads K neighbours at stride K along a row
+    xindex = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)
+    m = xindex < n_rows * (W // K)
+    x0 = xindex % (W // K)
+    x1 = xindex // (W // K)
+    acc = tl.load(x_ptr + (K * x0 + W * x1), m, other=0.0)
+    for j in tl.static_range(1, K):
+        acc += tl.load(x_ptr + (j + K * x0 + W * x1), m, other=0.0)
+    tl.store(out_ptr + xindex, acc / K, m)
+
+
+def test_strided_loads_keep_every_kth_lane():
+    for k in (2, 3, 4):
+        w, rows = 64 * k, 7          # output rows of 64: a 32-lane chunk stays in one row
+        x = torch.randn(rows, w)
+        out = torch.full((rows * (w // k),), 5.0)
+        n = rows * (w // k) - 3                      # a tail: the last lanes are off
+        pool_kernel[(triton.cdiv(rows * (w // k), 64),)](x, out, rows, W=w, K=k, XBLOCK=64)
+        ref = x.reshape(rows, w // k, k).mean(-1).flatten()
+        torch.testing.assert_close(out, ref)
+        # the last element of x is the last one read: a wider plain load would run past it
+        assert "vector.gather" not in _lowered(pool_kernel, x, out, rows, W=w, K=k, XBLOCK=64)
