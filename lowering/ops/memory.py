@@ -5,7 +5,8 @@ offsets are affine with a unit last stride become one masked vector load or
 store per row (a plain one when every lane is on); loads with a zero last
 stride become one scalar load per row, broadcast, and loads with a small
 constant last stride k one wider masked load per row that keeps every k-th
-lane; every other pointer tensor becomes a masked gather or scatter.  Masked-off lanes are never
+lane.  2-D tiles whose first dim is the unit-stride one load column by column
+and transpose.  Every other pointer tensor becomes a masked gather or scatter.  Masked-off lanes are never
 touched, as on a GPU.
 """
 from __future__ import annotations
@@ -129,6 +130,8 @@ def lower_tt_load(ctx, op):
         val = _flat_load(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif P.is_rowwise_contiguous(ptr.affine, shape) and _rows(shape) <= MAX_UNROLLED_ROWS:
         val = _row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
+    elif _is_column_contiguous(ptr.affine, shape):
+        val = _column_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif _strided_step(ptr.affine, shape):
         val = _strided_row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif row_loop.wanted(shape, P.is_rowwise_contiguous(ptr.affine, shape), MAX_UNROLLED_ROWS):
@@ -180,6 +183,33 @@ def _uniform_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
             return row
         result = vector.insert(row, result if result is not None else pas, [], list(idx))
     return result
+
+
+def _is_column_contiguous(aff, shape) -> bool:
+    """A 2-D tile whose first dim is the unit-stride one (Inductor's outer reductions: x
+    contiguous, r strided), with few enough columns to load one by one."""
+    return (aff is not None and len(shape) == 2 and shape[0] > 1 and P.const_int(aff.strides[0]) == 1
+            and P.const_int(aff.strides[1]) != 1 and shape[1] <= MAX_UNROLLED_ROWS)
+
+
+def _column_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
+    """One vector load per column, then a transpose into the (X, R) tile: a gather would load
+    each lane, and LLVM transposes a few registers with shuffles."""
+    x, r = shape
+    elem = T.element(mt)
+    col_t = ir.VectorType.get([x], elem)
+    cols_t = ir.VectorType.get([r, x], elem)
+    tmask = vector.transpose(ir.VectorType.get([r, x], T.element(mask.type)), mask, [1, 0]) if mask is not None else None
+    tpas = vector.transpose(cols_t, pas, [1, 0])
+    out = tpas
+    for j in range(r):
+        at = ctx.index(P.materialize_base(Affine(P.s_add(aff.base, P.s_mul(aff.strides[1], j)), ())))
+        if tmask is None:
+            col = vector.load(col_t, mem, [at])
+        else:
+            col = _masked_load(col_t, mem, at, vector.extract(tmask, [], [j]), vector.extract(tpas, [], [j]))
+        out = vector.insert(col, out, [], [j])
+    return vector.transpose(mt, out, [1, 0])
 
 
 # Rows with a small constant lane stride load as one wider run and keep every k-th lane.

@@ -230,3 +230,25 @@ def test_strided_loads_keep_every_kth_lane():
         torch.testing.assert_close(out, ref)
         # the last element of x is the last one read: a wider plain load would run past it
         assert "vector.gather" not in _lowered(pool_kernel, x, out, rows, W=w, K=k, XBLOCK=64)
+
+
+@triton.jit
+def column_sum_kernel(x_ptr, out_ptr, n_rows, n_cols, XBLOCK: tl.constexpr, RBLOCK: tl.constexpr):
+    # Inductor's outer reduction: x (a column) is contiguous, r walks the rows
+    xindex = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]
+    xmask = xindex < n_cols
+    rbase = tl.arange(0, RBLOCK)[None, :]
+    acc = tl.full([XBLOCK, RBLOCK], 0, tl.float32)
+    for roff in range(0, n_rows, RBLOCK):
+        r = roff + rbase
+        v = tl.load(x_ptr + (xindex + n_cols * r), xmask & (r < n_rows), other=0.0)
+        acc += v
+    tl.store(out_ptr + xindex, tl.sum(acc, 1)[:, None], xmask)
+
+
+def test_column_contiguous_tiles_load_by_column():
+    x = torch.randn(37, 100)
+    out = torch.zeros(100)
+    column_sum_kernel[(triton.cdiv(100, 64),)](x, out, 37, 100, XBLOCK=64, RBLOCK=4)
+    torch.testing.assert_close(out, x.sum(0), atol=1e-4, rtol=1e-4)
+    assert "vector.gather" not in _lowered(column_sum_kernel, x, out, 37, 100, XBLOCK=64, RBLOCK=4)
