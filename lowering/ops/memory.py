@@ -188,26 +188,38 @@ def _uniform_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
 def _is_column_contiguous(aff, shape) -> bool:
     """A 2-D tile whose first dim is the unit-stride one (Inductor's outer reductions: x
     contiguous, r strided), with few enough columns to load one by one."""
-    return (aff is not None and len(shape) == 2 and shape[0] > 1 and P.const_int(aff.strides[0]) == 1
+    return (aff is not None and len(shape) == 2 and shape[0] >= 8 and P.const_int(aff.strides[0]) == 1
             and P.const_int(aff.strides[1]) != 1 and shape[1] <= MAX_UNROLLED_ROWS)
 
 
 def _column_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
     """One vector load per column, then a transpose into the (X, R) tile: a gather would load
-    each lane, and LLVM transposes a few registers with shuffles."""
+    each lane, and LLVM transposes a few registers with shuffles.  A mask is tested once for
+    the whole tile; only a partial tile transposes it and loads masked columns."""
+    if mask is None:
+        return _columns(ctx, mem, aff, shape, None, None, mt)
+    if_op = scf.IfOp(_all_on(mask, ctx.mask_hints.get(mask)), [mt], has_else=True)
+    with ir.InsertionPoint(if_op.then_block):
+        scf.YieldOp([_columns(ctx, mem, aff, shape, None, None, mt)])
+    with ir.InsertionPoint(if_op.else_block):
+        x, r = shape
+        tmask = vector.transpose(ir.VectorType.get([r, x], T.element(mask.type)), mask, [1, 0])
+        tpas = vector.transpose(ir.VectorType.get([r, x], T.element(mt)), pas, [1, 0])
+        scf.YieldOp([_columns(ctx, mem, aff, shape, tmask, tpas, mt)])
+    return if_op.results[0]
+
+
+def _columns(ctx, mem, aff: Affine, shape, tmask, tpas, mt) -> ir.Value:
     x, r = shape
-    elem = T.element(mt)
-    col_t = ir.VectorType.get([x], elem)
-    cols_t = ir.VectorType.get([r, x], elem)
-    tmask = vector.transpose(ir.VectorType.get([r, x], T.element(mask.type)), mask, [1, 0]) if mask is not None else None
-    tpas = vector.transpose(cols_t, pas, [1, 0])
-    out = tpas
+    col_t = ir.VectorType.get([x], T.element(mt))
+    cols_t = ir.VectorType.get([r, x], T.element(mt))
+    out = tpas if tpas is not None else ctx.const(0, cols_t)
     for j in range(r):
         at = ctx.index(P.materialize_base(Affine(P.s_add(aff.base, P.s_mul(aff.strides[1], j)), ())))
         if tmask is None:
             col = vector.load(col_t, mem, [at])
         else:
-            col = _masked_load(col_t, mem, at, vector.extract(tmask, [], [j]), vector.extract(tpas, [], [j]))
+            col = vector.maskedload(col_t, mem, [at], vector.extract(tmask, [], [j]), vector.extract(tpas, [], [j]))
         out = vector.insert(col, out, [], [j])
     return vector.transpose(mt, out, [1, 0])
 
