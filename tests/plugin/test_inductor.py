@@ -435,3 +435,42 @@ def test_second_process_compiles_nothing_new(tmp_path):
     second, entries_second = run()
     assert second == 0
     assert entries_second == entries_first
+
+
+# -- Inductor's index patterns become vector loads, not gathers ---------------------------------
+
+CONTIGUOUS_CASES = {
+    # per-channel parameters at (x // HW) % C: one scalar load per chunk, broadcast
+    "batchnorm_eval": (lambda x, m, v, w, b: F.batch_norm(x, m, v, w, b, False),
+                       lambda: [torch.randn(2, 16, 32, 32), torch.randn(16), torch.rand(16) + 0.5,
+                                torch.randn(16), torch.randn(16)]),
+    # a row index read from memory (with Inductor's negative-index wrap)
+    "embedding": (lambda i, w: w[i] * 2, lambda: [torch.randint(-100, 100, (256,)), torch.randn(100, 64)]),
+    # pooling windows: every other element of a row
+    "avg_pool": (lambda x: F.avg_pool2d(x, 2), lambda: [torch.randn(2, 8, 64, 64)]),
+    # outer reductions: x contiguous, r strided
+    "sum_dim0": (lambda x: x.sum(0), lambda: [torch.randn(512, 256)]),
+    "mean_middle": (lambda x: x.mean(1), lambda: [torch.randn(4, 128, 256)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONTIGUOUS_CASES))
+def test_index_patterns_lower_without_gathers(case, monkeypatch, tmp_path):
+    """Each kernel Inductor generates for these ops lowers to vector loads in at least one of
+    the configurations its autotuner compiles (a reduction config of 2 rows has only 2
+    contiguous lanes to load): compiled in this process into empty Triton and kernel caches,
+    so every lowered module is on disk to read."""
+    fn, make = CONTIGUOUS_CASES[case]
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))
+    monkeypatch.setenv("TURBINE_TRITON_CACHE_DIR", str(tmp_path / "kernels"))
+    args = make()
+    with torch.no_grad():
+        check(fn, *args, options={"compile_threads": 1, "fx_graph_cache": False})
+    gathers = {}   # kernel name -> gather count of each compiled configuration
+    for m in (tmp_path / "kernels").rglob("kernel.mlir"):
+        text = m.read_text()
+        name = text.split("func.func @", 1)[1].split("(", 1)[0]
+        gathers.setdefault(name, []).append(text.count("vector.gather"))
+    assert gathers, "no kernel was compiled in this process"
+    for name, counts in gathers.items():
+        assert min(counts) == 0, f"{case}: every configuration of {name} gathers ({counts})"
