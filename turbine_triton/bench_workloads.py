@@ -322,8 +322,36 @@ class NormHeavy(nn.Module):
         return self.ln2(y + x) * torch.sigmoid(x)
 
 
+class ColumnMean(nn.Module):
+    """An outer reduction: Inductor's tile reads x contiguously and r with a stride.  A mean,
+    so that float rounding in the 4096-term sums stays far below the report's tolerance."""
+
+    def forward(self, x):
+        return x.mean(0)
+
+
+def _index_models(name: str, rows: int, cols: int):
+    """Inductor's other index patterns, sized from the norm rows: per-channel parameters
+    (eval batch norm), a row index read from memory (embedding), pooling windows, an outer
+    reduction."""
+    n, ch = max(1, rows // 256), max(4, cols // 16)
+    if name == "batchnorm":
+        bn = nn.BatchNorm2d(ch).eval()
+        with torch.no_grad():
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.5, 1.5)
+        return bn, torch.randn(n, ch, 32, 32)
+    if name == "embedding":
+        return nn.Embedding(1000, cols // 2), torch.randint(0, 1000, (rows,))
+    if name == "avgpool":
+        return nn.AvgPool2d(2), torch.randn(n, ch, 64, 64)
+    if name == "colmean":
+        return ColumnMean(), torch.randn(rows, cols)
+    raise KeyError(name)
+
+
 def make_model(name: str, sizes: Sizes):
-    """`(model, input)` for "mlp", "transformer" or "softmax_layernorm", seeded."""
+    """`(model, input)` for one of `MODELS`, seeded."""
     torch.manual_seed(0)
     if name == "mlp":
         t, d, h = sizes.mlp
@@ -336,10 +364,10 @@ def make_model(name: str, sizes: Sizes):
     if name == "softmax_layernorm":
         r, c = sizes.norm_rows
         return NormHeavy(c), torch.randn(r, c)
-    raise KeyError(name)
+    return _index_models(name, *sizes.norm_rows)
 
 
-MODELS = ("mlp", "transformer", "softmax_layernorm")
+MODELS = ("mlp", "transformer", "softmax_layernorm", "batchnorm", "embedding", "avgpool", "colmean")
 
 
 def _compiled(model, x, **kw) -> Fn:
