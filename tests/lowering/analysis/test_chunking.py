@@ -308,29 +308,32 @@ def test_row_tiles_of_inner_reductions(xblock, rblock, rows, cols):
 
 
 @triton.jit
+def _static_pair(in_ptr0, in_ptr1, r0, m, xindex, XNUMEL: tl.constexpr, RNUMEL: tl.constexpr,
+                 EVICT: tl.constexpr):
+    # x + y[permuted row] with static sizes: row x pairs with y[x // 4 + (XNUMEL // 4) * (x % 4)]
+    return (tl.load(in_ptr0 + (r0 + RNUMEL * xindex), m, other=0.0, eviction_policy=EVICT)
+            + tl.load(in_ptr1 + (r0 + RNUMEL * (xindex // 4) + RNUMEL * (XNUMEL // 4) * (xindex % 4)), m,
+                      other=0.0, eviction_policy=EVICT))
+
+
+@triton.jit
 def static_rows_layernorm_kernel(in_ptr0, in_ptr1, out_ptr, XNUMEL: tl.constexpr, RNUMEL: tl.constexpr,
                                  XBLOCK: tl.constexpr, R0_BLOCK: tl.constexpr):
-    # Inductor's add + layer norm with static sizes: row x pairs with y[x // 4 + (XNUMEL // 4) * (x % 4)]
+    # Inductor's three-pass add + layer norm
     xindex = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)[:, None]
     xmask = xindex < XNUMEL
     r0_base = tl.arange(0, R0_BLOCK)[None, :]
-    x0 = xindex % 4
-    x1 = xindex // 4
     _acc = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
     for r0_offset in tl.range(0, RNUMEL, R0_BLOCK):
         r0 = r0_offset + r0_base
         m = (r0 < RNUMEL) & xmask
-        v = (tl.load(in_ptr0 + (r0 + RNUMEL * xindex), m, other=0.0)
-             + tl.load(in_ptr1 + (r0 + RNUMEL * x1 + RNUMEL * (XNUMEL // 4) * x0), m, other=0.0))
-        _acc = tl.where(m, _acc + v, _acc)
+        _acc = tl.where(m, _acc + _static_pair(in_ptr0, in_ptr1, r0, m, xindex, XNUMEL, RNUMEL, ""), _acc)
     mean = tl.sum(_acc, 1)[:, None] / RNUMEL
     _sq = tl.full([XBLOCK, R0_BLOCK], 0, tl.float32)
     for r0_offset in tl.range(0, RNUMEL, R0_BLOCK):
         r0 = r0_offset + r0_base
         m = (r0 < RNUMEL) & xmask
-        v = (tl.load(in_ptr0 + (r0 + RNUMEL * xindex), m, other=0.0)
-             + tl.load(in_ptr1 + (r0 + RNUMEL * x1 + RNUMEL * (XNUMEL // 4) * x0), m, other=0.0))
-        d = v - mean
+        d = _static_pair(in_ptr0, in_ptr1, r0, m, xindex, XNUMEL, RNUMEL, "") - mean
         _sq = tl.where(m, _sq + d * d, _sq)
     rstd = tl.math.rsqrt(tl.sum(_sq, 1)[:, None] / RNUMEL + 1e-5)
     for r0_offset in tl.range(0, RNUMEL, R0_BLOCK):
@@ -338,9 +341,7 @@ def static_rows_layernorm_kernel(in_ptr0, in_ptr1, out_ptr, XNUMEL: tl.constexpr
         m = (r0 < RNUMEL) & xmask
         # a different eviction policy (as Inductor's last pass has) keeps these loads apart from
         # the first pass's, so this stage needs the permuted index again
-        v = (tl.load(in_ptr0 + (r0 + RNUMEL * xindex), m, other=0.0, eviction_policy="evict_first")
-             + tl.load(in_ptr1 + (r0 + RNUMEL * x1 + RNUMEL * (XNUMEL // 4) * x0), m, other=0.0,
-                       eviction_policy="evict_first"))
+        v = _static_pair(in_ptr0, in_ptr1, r0, m, xindex, XNUMEL, RNUMEL, "evict_first")
         tl.store(out_ptr + (r0 + RNUMEL * xindex), (v - mean) * rstd, m)
 
 
