@@ -1,0 +1,149 @@
+"""Loads whose rows are not one unit-stride run each, without a gather.
+
+- Broadcast rows (a zero last stride: Inductor's per-channel parameters at
+  `(x // HW) % C`): one scalar load per row.  An unmasked integer load of this
+  kind is itself a uniform affine form, so an index read from memory keeps its
+  row contiguous (Inductor's embedding `w[idx[x // D] * D + x % D]`).
+- Small constant strides (2-4: pooling windows): one masked load of k*n lanes
+  that reads only every k-th lane, then a shuffle.
+- Transposed tiles (a 2-D tile whose first dim has unit stride: outer
+  reductions): one load per column, then a transpose.
+
+`memory.lower_tt_load` picks these before falling back to a gather.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from iree.compiler import ir
+from iree.compiler.dialects import arith, memref, scf, vector
+
+from ..analysis import pointers as P
+from ..context import Affine, PtrValue
+from .. import types as T
+from . import memory
+
+
+def uniform_affine(ctx, ptr: PtrValue, shape, mask, val) -> Optional[Affine]:
+    """An unmasked load of one integer for every lane is itself uniform: an index read from
+    memory (Inductor's embedding `w[idx[x // D] * D + x % D]`) then keeps rows contiguous."""
+    elem = T.memory_scalar(ptr.pointee)
+    if (mask is not None or memory.rows_of(shape) != 1 or memory.bool_pointee(ptr.pointee)
+            or not isinstance(elem, ir.IntegerType)):
+        return None
+    lane0 = vector.extract(memory.flat(ctx, val, shape[-1]), [], [0])
+    return Affine(P.scalar_base(lane0), (0,) * len(shape))
+
+
+def is_uniform_rows(aff, shape) -> bool:
+    """Every lane of a row reads one address (a zero last stride), as Inductor's per-channel
+    parameter loads do (`w[(x // HW) % C]` over a chunk inside one channel)."""
+    return (aff is not None and shape[-1] > 1 and P.const_int(aff.strides[-1]) == 0
+            and memory.rows_of(shape) <= memory.MAX_UNROLLED_ROWS)
+
+
+def uniform_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
+    """One scalar load per row, broadcast to its lanes, where a gather would load every lane.
+    With a mask, the scalar is read only when some lane of the row is on."""
+    elem = T.element(mt)
+    row_t = ir.VectorType.get([shape[-1]], elem)
+    result = None
+    for idx, start in P.row_starts(aff, shape):
+        at = ctx.index(start)
+        if mask is None:
+            row = vector.broadcast(row_t, memref.load(mem, [at]))
+        else:
+            m = vector.extract(mask, [], list(idx)) if idx else mask
+            p = vector.extract(pas, [], list(idx)) if idx else pas
+            any_on = vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.OR, m)
+            if_op = scf.IfOp(any_on, [elem], has_else=True)
+            with ir.InsertionPoint(if_op.then_block):
+                scf.YieldOp([memref.load(mem, [at])])
+            with ir.InsertionPoint(if_op.else_block):
+                scf.YieldOp([ctx.const(0, elem)])
+            row = arith.select(m, vector.broadcast(row_t, if_op.results[0]), p)
+        if not idx:
+            return row
+        result = vector.insert(row, result if result is not None else pas, [], list(idx))
+    return result
+
+
+def is_column_contiguous(aff, shape) -> bool:
+    """A 2-D tile whose first dim is the unit-stride one (Inductor's outer reductions: x
+    contiguous, r strided), with few enough columns to load one by one."""
+    return (aff is not None and len(shape) == 2 and shape[0] >= 8 and P.const_int(aff.strides[0]) == 1
+            and P.const_int(aff.strides[1]) != 1 and shape[1] <= memory.MAX_UNROLLED_ROWS)
+
+
+def column_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
+    """One vector load per column, then a transpose into the (X, R) tile: a gather would load
+    each lane, and LLVM transposes a few registers with shuffles.  A mask is tested once for
+    the whole tile; only a partial tile transposes it and loads masked columns."""
+    if mask is None:
+        return _columns(ctx, mem, aff, shape, None, None, mt)
+    if_op = scf.IfOp(memory.all_on(mask, ctx.mask_hints.get(mask)), [mt], has_else=True)
+    with ir.InsertionPoint(if_op.then_block):
+        scf.YieldOp([_columns(ctx, mem, aff, shape, None, None, mt)])
+    with ir.InsertionPoint(if_op.else_block):
+        x, r = shape
+        tmask = vector.transpose(ir.VectorType.get([r, x], T.element(mask.type)), mask, [1, 0])
+        tpas = vector.transpose(ir.VectorType.get([r, x], T.element(mt)), pas, [1, 0])
+        scf.YieldOp([_columns(ctx, mem, aff, shape, tmask, tpas, mt)])
+    return if_op.results[0]
+
+
+def _columns(ctx, mem, aff: Affine, shape, tmask, tpas, mt) -> ir.Value:
+    x, r = shape
+    col_t = ir.VectorType.get([x], T.element(mt))
+    cols_t = ir.VectorType.get([r, x], T.element(mt))
+    out = tpas if tpas is not None else ctx.const(0, cols_t)
+    for j in range(r):
+        at = ctx.index(P.materialize_base(Affine(P.s_add(aff.base, P.s_mul(aff.strides[1], j)), ())))
+        if tmask is None:
+            col = vector.load(col_t, mem, [at])
+        else:
+            col = vector.maskedload(col_t, mem, [at], vector.extract(tmask, [], [j]),
+                                    vector.extract(tpas, [], [j]))
+        out = vector.insert(col, out, [], [j])
+    return vector.transpose(mt, out, [1, 0])
+
+
+# Rows with a small constant lane stride load as one wider run and keep every k-th lane.
+MAX_LOAD_STEP = 4
+MAX_STRIDED_LANES = 256
+
+
+def strided_step(aff, shape) -> int:
+    """k when each row reads every k-th element (2 <= k <= MAX_LOAD_STEP; Inductor's pooling
+    windows `2 * x0 + ...`), else 0."""
+    if aff is None or memory.rows_of(shape) > memory.MAX_UNROLLED_ROWS:
+        return 0
+    k = P.const_int(aff.strides[-1])
+    return k if k is not None and 2 <= k <= MAX_LOAD_STEP and k * shape[-1] <= MAX_STRIDED_LANES else 0
+
+
+def strided_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
+    """Per row, a masked load of k * n lanes that reads only lanes 0, k, 2k, .. (a lane past the
+    row's last element is never touched), then a shuffle that keeps those: one or two vector
+    loads and permutes where a gather would load each lane."""
+    k, n = strided_step(aff, shape), shape[-1]
+    elem = T.element(mt)
+    i1 = ir.IntegerType.get_signless(1)
+    wide_t = ir.VectorType.get([k * n], elem)
+    pick = [k * i for i in range(n)]
+    lane_mask_t = ir.VectorType.get([n], i1)
+    on, off = ctx.const(1, lane_mask_t), ctx.const(0, lane_mask_t)
+    zero = ctx.const(0, wide_t)
+    result = None
+    for idx, start in P.row_starts(aff, shape):
+        at = ctx.index(start)
+        m = on if mask is None else (vector.extract(mask, [], list(idx)) if idx else mask)
+        p = vector.extract(pas, [], list(idx)) if idx else pas
+        # position j of the wide run reads lane j // k of the row when j % k == 0
+        wide_m = vector.shuffle(m, off, [j // k if j % k == 0 else n for j in range(k * n)])
+        wide = vector.maskedload(wide_t, mem, [at], wide_m, zero)
+        row = arith.select(m, vector.shuffle(wide, wide, pick), p)
+        if not idx:
+            return row
+        result = vector.insert(row, result if result is not None else pas, [], list(idx))
+    return result
