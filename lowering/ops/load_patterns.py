@@ -76,36 +76,55 @@ def is_column_contiguous(aff, shape) -> bool:
 
 
 def column_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
-    """One vector load per column, then a transpose into the (X, R) tile: a gather would load
-    each lane, and LLVM transposes a few registers with shuffles.  A mask is tested once for
-    the whole tile; only a partial tile transposes it and loads masked columns."""
+    """One vector load per column, interleaved into the (X, R) tile, where a gather would load
+    each lane.  A mask is tested once for the whole tile; only a partial tile picks out its
+    columns and loads masked ones."""
     if mask is None:
         return _columns(ctx, mem, aff, shape, None, None, mt)
     if_op = scf.IfOp(memory.all_on(mask, ctx.mask_hints.get(mask)), [mt], has_else=True)
     with ir.InsertionPoint(if_op.then_block):
         scf.YieldOp([_columns(ctx, mem, aff, shape, None, None, mt)])
     with ir.InsertionPoint(if_op.else_block):
-        x, r = shape
-        tmask = vector.transpose(ir.VectorType.get([r, x], T.element(mask.type)), mask, [1, 0])
-        tpas = vector.transpose(ir.VectorType.get([r, x], T.element(mt)), pas, [1, 0])
-        scf.YieldOp([_columns(ctx, mem, aff, shape, tmask, tpas, mt)])
+        masks, passes = _column_list(ctx, mask, shape), _column_list(ctx, pas, shape)
+        scf.YieldOp([_columns(ctx, mem, aff, shape, masks, passes, mt)])
     return if_op.results[0]
 
 
-def _columns(ctx, mem, aff: Affine, shape, tmask, tpas, mt) -> ir.Value:
+def _column_list(ctx, v: ir.Value, shape) -> list:
+    """The columns of an (X, R) tile, each picked from the flat tile by one shuffle."""
+    x, r = shape
+    f = memory.flat(ctx, v, x * r)
+    return [vector.shuffle(f, f, [j + r * i for i in range(x)]) for j in range(r)]
+
+
+def _columns(ctx, mem, aff: Affine, shape, masks, passes, mt) -> ir.Value:
     x, r = shape
     col_t = ir.VectorType.get([x], T.element(mt))
-    cols_t = ir.VectorType.get([r, x], T.element(mt))
-    out = tpas if tpas is not None else ctx.const(0, cols_t)
+    cols = []
     for j in range(r):
         at = ctx.index(P.materialize_base(Affine(P.s_add(aff.base, P.s_mul(aff.strides[1], j)), ())))
-        if tmask is None:
-            col = vector.load(col_t, mem, [at])
+        if masks is None:
+            cols.append(vector.load(col_t, mem, [at]))
         else:
-            col = vector.maskedload(col_t, mem, [at], vector.extract(tmask, [], [j]),
-                                    vector.extract(tpas, [], [j]))
+            cols.append(vector.maskedload(col_t, mem, [at], masks[j], passes[j]))
+    if r & (r - 1) == 0:
+        return vector.shape_cast(mt, _interleave(cols))
+    out = ctx.const(0, ir.VectorType.get([r, x], T.element(mt)))
+    for j, col in enumerate(cols):
         out = vector.insert(col, out, [], [j])
     return vector.transpose(mt, out, [1, 0])
+
+
+def _interleave(cols: list) -> ir.Value:
+    """The row-major (X, R) tile of R = 2^k columns, flat: lane x * R + j is cols[j][x].  A tree
+    of pairwise zips (even columns with odd ones), each a two-source shuffle that AVX-512 does
+    16 lanes per `vpermt2ps`: (X * R / 16) * log2(R) permutes, where LLVM's generic lowering of
+    `vector.transpose` took about 1500 for a 32x32 tile."""
+    if len(cols) == 1:
+        return cols[0]
+    a, b = _interleave(cols[0::2]), _interleave(cols[1::2])
+    n = T.shape(a.type)[0]
+    return vector.shuffle(a, b, [i for k in range(n) for i in (k, n + k)])
 
 
 # Rows with a small constant lane stride load as one wider run and keep every k-th lane.

@@ -150,3 +150,24 @@ def test_column_contiguous_tiles_load_by_column():
     column_sum_kernel[(triton.cdiv(100, 64),)](x, out, 37, 100, XBLOCK=64, RBLOCK=4)
     torch.testing.assert_close(out, x.sum(0), atol=1e-4, rtol=1e-4)
     assert "vector.gather" not in _lowered(column_sum_kernel, x, out, 37, 100, XBLOCK=64, RBLOCK=4)
+
+
+@triton.jit
+def transpose_copy_kernel(x_ptr, out_ptr, n_rows, n_cols, BX: tl.constexpr, BY: tl.constexpr):
+    # out = x.T: the tile reads x down its columns (first dim contiguous) and stores rows of out
+    cols = tl.program_id(0) * BX + tl.arange(0, BX)[:, None]
+    rows = tl.program_id(1) * BY + tl.arange(0, BY)[None, :]
+    m = (cols < n_cols) & (rows < n_rows)
+    v = tl.load(x_ptr + (cols + n_cols * rows), m, other=0.0)
+    tl.store(out_ptr + (rows + n_rows * cols), v * 2.0, m)
+
+
+def test_transposed_tiles_of_several_widths():
+    """Tiles of 2 to 32 columns, full and partial, through the interleaving tree."""
+    for bx, by in ((16, 2), (16, 8), (32, 32), (8, 16)):
+        x = torch.randn(45, 70)
+        out = torch.zeros(70, 45)
+        grid = (triton.cdiv(70, bx), triton.cdiv(45, by))
+        transpose_copy_kernel[grid](x, out, 45, 70, BX=bx, BY=by)
+        torch.testing.assert_close(out, x.T * 2.0)
+        assert "vector.gather" not in _lowered(transpose_copy_kernel, x, out, 45, 70, BX=bx, BY=by)
