@@ -388,7 +388,8 @@ def model_case(name: str, sizes: Sizes) -> Case:
     flops = counter.get_total_flops()
     nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
     nbytes += x.numel() * x.element_size() + y.numel() * y.element_size()
-    shape = "x".join(map(str, x.shape)) + " fp32"
+    dtype = "fp32" if x.is_floating_point() else f"{str(x.dtype).split('.')[-1]} -> fp32"
+    shape = "x".join(map(str, x.shape)) + " " + dtype
     return Case(name, shape, "model", flops, nbytes, "GFLOP/s" if flops else "GB/s", {
         "ours": lambda: _compiled(model, x, backend="turbine_triton"),
         "eager": lambda: (lambda: model(x)),
