@@ -17,7 +17,7 @@ from ..lowering.abi import KernelAbi
 from .binding import _SIGNLESS, _SUPPORTED, TORCH_DTYPES, check_tensor, scalar_word, unwrap, view_cache
 from .device import DEFAULT_DRIVER, get_config
 from .errors import ArgumentError
-from .status import check_status, new_status
+from .status import ThreadStatus, check_status, new_status
 from .wait import yielding
 
 
@@ -85,10 +85,16 @@ class Launcher:
         self.module = module if module is not None else LoadedModule(vmfb, abi.host_function)
         self._params = abi.user_params
         self._has_status = abi.has_status
+        # kernels with checks but no prints keep a status buffer per thread; prints need a fresh one
+        self._status = ThreadStatus(abi) if abi.has_status and not abi.print_records else None
         # launch key -> (call, module, views); in "auto" mode call is a ModeChooser and the
         # entry also holds the inline device's views
         self._lists = {}
-        self._warm = _warm_path(self, self._params) if not self._has_status else _cold
+        self._warm = _warm_path(self, self._params) if self._warm_capable else _cold
+
+    @property
+    def _warm_capable(self) -> bool:
+        return not self._has_status or self._status is not None
 
     def __call__(self, grid, *args):
         self.run(self.module, (*grid, 1, 1)[:3], args)
@@ -104,7 +110,7 @@ class Launcher:
         hooks, then every bound argument, constexprs included) that runs warm launches itself
         and hands anything else to `slow(function, gx, gy, gz, launch_metadata, exit_hook, args)`;
         None when this kernel has no warm path."""
-        if self._has_status:
+        if not self._warm_capable:
             return None
         return _warm_path(self, self._params, triton=slow)
 
@@ -166,13 +172,13 @@ class Launcher:
         also = None
         if mode == "inline":
             module = module.inline()
-        elif mode in _CHOOSING and not self._has_status:
+        elif mode in _CHOOSING and self._warm_capable:
             also = module.inline().views   # so the warm path can run either way
         rt = self._rt
         cache = module.views
         status = None
         if self._has_status:
-            status = new_status(self.abi)
+            status = self._status.tensor if self._status is not None else new_status(self.abi)
             args = (*args, status)
             params = self.abi.params
         views, offsets, scalars, keep = [], [], [], []
@@ -195,7 +201,9 @@ class Launcher:
             arg_list.push_int(w)
         call = functools.partial(module.context.invoke, module.function, arg_list, rt.VmVariantList(0))
         module.waiting(call)()
-        if status is not None:
+        if self._status is not None:
+            self._status.check(args)
+        elif status is not None:
             check_status(self.abi, status, args)
 
 
@@ -371,6 +379,13 @@ def _warm_path(launcher, params, triton=None):
                       f"    if w{i} is None:",
                       f"        {fail}"]
             words.append(f"w{i}")
+    status = launcher._status if launcher._has_status else None
+    if status is not None:
+        # the hidden status buffer is the last pointer; the calling thread's own, always imported
+        env["status"], env["WS"] = status, torch.int64
+        lines += ["    st = status.ptr, status.nbytes"]
+        ptrs.append("(st[0], st[1], WS, 0)")
+        key += ["st[0]"]
     key += words + ["gx", "gy", "gz"]
     # a filled list is taken out of the cache while in use (dict.pop is atomic): one thread each
     lines += [f"    key = (module, {', '.join(key)})",
@@ -382,6 +397,9 @@ def _warm_path(launcher, params, triton=None):
               f"            {fail}",
               "    entry[0]()",
               "    lists[key] = entry",
+              *(["    if status.words[0]:",
+                 f"        status.check(({', '.join(f'a{i}' for i in range(n))}{',' if n else ''}))"]
+                if status is not None else []),
               *done]
     exec(compile("\n".join(lines), f"<warm launch of {launcher.abi.name}>", "exec"), env)
     return env["warm"]

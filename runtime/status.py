@@ -5,6 +5,7 @@ See `lowering/ops/debug.py` for the layout the kernel writes.
 from __future__ import annotations
 
 import struct
+import threading
 
 import torch
 
@@ -15,6 +16,28 @@ from .errors import KernelAssertionError, OutOfBoundsError
 def new_status(abi) -> torch.Tensor:
     """A zeroed status buffer sized for the kernel's print records."""
     return torch.zeros(STATUS_HEADER_WORDS + PRINT_RECORD_WORDS * abi.print_records, dtype=torch.int64)
+
+
+class ThreadStatus(threading.local):
+    """One zeroed status buffer per thread for a kernel without print records: the kernel
+    writes it only when a check fails, so it stays zero and imported, and a launch needs no
+    new buffer (a fresh one per launch was a new storage to import every time).  Per thread,
+    so concurrent launches never report each other's failures."""
+
+    def __init__(self, abi):
+        self.abi = abi
+        self.tensor = new_status(abi)
+        self.words = self.tensor.numpy()       # words[0] is the failed check's site, 0 if none
+        s = self.tensor.untyped_storage()
+        self.ptr, self.nbytes = s.data_ptr(), s.nbytes()
+
+    def check(self, args) -> None:
+        """Raise for a failed check (after re-zeroing the buffer); nothing when none failed."""
+        if self.words[0]:
+            try:
+                check_status(self.abi, self.tensor, args)
+            finally:
+                self.tensor.zero_()
 
 
 def check_status(abi, status: torch.Tensor, args) -> None:

@@ -419,3 +419,37 @@ def test_launch_modes_give_the_same_results(monkeypatch, mode):
     # call their mode directly
     for name, seen in chosen.items():
         assert len(seen) == (probes - 1 if name == mode else 0)
+
+
+@triton.jit
+def checked_scale_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=0.0)
+    tl.device_assert(x < 100.0, "x too big")
+    tl.store(out_ptr + offs, x * 3.0, mask=m)
+
+
+def test_kernels_with_device_asserts_take_the_warm_path(counting, monkeypatch):
+    """Inductor's indirect indexing carries device asserts: a status buffer per thread stays
+    imported, so warm launches import nothing, and a failure still raises (once: the buffer is
+    zeroed again for the next launch)."""
+    general = []
+    orig = launch.Launcher._run_general
+    monkeypatch.setattr(launch.Launcher, "_run_general", lambda self, *a: (general.append(1), orig(self, *a))[1])
+    x, out = torch.randn(1000), torch.zeros(1000)
+    run = lambda: checked_scale_kernel[(4,)](x, out, 1000, BLOCK=256, debug=True)  # noqa: E731
+    for _ in range(3):
+        run()
+    first = dict(counting)
+    general.clear()
+    for _ in range(20):
+        run()
+    torch.testing.assert_close(out, x * 3.0)
+    assert general == [] and counting == first
+    x[700] = 500.0
+    with pytest.raises(Exception, match="x too big"):
+        run()
+    x[700] = 1.0
+    run()
+    torch.testing.assert_close(out, x * 3.0)
