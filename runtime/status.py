@@ -1,4 +1,5 @@
-"""The hidden status buffer: allocate it per launch, then raise or print what it holds.
+"""The hidden status buffer: one per thread for kernels with checks only (`ThreadStatus`), a fresh
+one per launch for kernels that print; after the launch, raise or print what it holds.
 
 See `lowering/ops/debug.py` for the layout the kernel writes.
 """
