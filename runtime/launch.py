@@ -379,7 +379,7 @@ def _warm_path(launcher, params, triton=None):
                       f"    if w{i} is None:",
                       f"        {fail}"]
             words.append(f"w{i}")
-    status = launcher._status if launcher._has_status else None
+    status = launcher._status
     if status is not None:
         # the hidden status buffer is the last pointer; the calling thread's own, always imported
         env["status"], env["WS"] = status, torch.int64
