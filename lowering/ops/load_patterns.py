@@ -47,25 +47,18 @@ def uniform_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
     With a mask, the scalar is read only when some lane of the row is on."""
     elem = T.element(mt)
     row_t = ir.VectorType.get([shape[-1]], elem)
-    result = None
-    for idx, start in P.row_starts(aff, shape):
-        at = ctx.index(start)
-        if mask is None:
-            row = vector.broadcast(row_t, memref.load(mem, [at]))
-        else:
-            m = vector.extract(mask, [], list(idx)) if idx else mask
-            p = vector.extract(pas, [], list(idx)) if idx else pas
-            any_on = vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.OR, m)
-            if_op = scf.IfOp(any_on, [elem], has_else=True)
-            with ir.InsertionPoint(if_op.then_block):
-                scf.YieldOp([memref.load(mem, [at])])
-            with ir.InsertionPoint(if_op.else_block):
-                scf.YieldOp([ctx.const(0, elem)])
-            row = arith.select(m, vector.broadcast(row_t, if_op.results[0]), p)
-        if not idx:
-            return row
-        result = vector.insert(row, result if result is not None else pas, [], list(idx))
-    return result
+
+    def row(at, m, p):
+        if m is None:
+            return vector.broadcast(row_t, memref.load(mem, [at]))
+        any_on = vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.OR, m)
+        if_op = scf.IfOp(any_on, [elem], has_else=True)
+        with ir.InsertionPoint(if_op.then_block):
+            scf.YieldOp([memref.load(mem, [at])])
+        with ir.InsertionPoint(if_op.else_block):
+            scf.YieldOp([ctx.const(0, elem)])
+        return arith.select(m, vector.broadcast(row_t, if_op.results[0]), p)
+    return memory.by_rows(ctx, aff, shape, mask, pas, row)
 
 
 def is_column_contiguous(aff, shape) -> bool:
@@ -153,16 +146,12 @@ def strided_row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
     lane_mask_t = ir.VectorType.get([n], i1)
     on, off = ctx.const(1, lane_mask_t), ctx.const(0, lane_mask_t)
     zero = ctx.const(0, wide_t)
-    result = None
-    for idx, start in P.row_starts(aff, shape):
-        at = ctx.index(start)
-        m = on if mask is None else (vector.extract(mask, [], list(idx)) if idx else mask)
-        p = vector.extract(pas, [], list(idx)) if idx else pas
+
+    def row(at, m, p):
         # position j of the wide run reads lane j // k of the row when j % k == 0
-        wide_m = vector.shuffle(m, off, [j // k if j % k == 0 else n for j in range(k * n)])
+        wide_m = vector.shuffle(on if m is None else m, off,
+                                [j // k if j % k == 0 else n for j in range(k * n)])
         wide = vector.maskedload(wide_t, mem, [at], wide_m, zero)
-        row = arith.select(m, vector.shuffle(wide, wide, pick), p)
-        if not idx:
-            return row
-        result = vector.insert(row, result if result is not None else pas, [], list(idx))
-    return result
+        kept = vector.shuffle(wide, wide, pick)
+        return kept if m is None else arith.select(m, kept, p)
+    return memory.by_rows(ctx, aff, shape, mask, pas, row)

@@ -185,18 +185,27 @@ def rows_of(shape) -> int:
 
 def _row_loads(ctx, mem, aff: Affine, shape, mask, pas, mt) -> ir.Value:
     row_t = ir.VectorType.get([shape[-1]], T.element(mt))
+
+    def row(at, m, p):
+        if m is None:
+            return vector.load(row_t, mem, [at])
+        return _masked_load(row_t, mem, at, m, p, ctx.mask_hints.get(mask))
+    return by_rows(ctx, aff, shape, mask, pas, row)
+
+
+def by_rows(ctx, aff: Affine, shape, mask, pas, row) -> ir.Value:
+    """A tile loaded one row at a time: `row(start index, row mask, row passthrough)` for each
+    row of the affine pointer (mask and passthrough None when the load has no mask)."""
     result = None
     for idx, start in P.row_starts(aff, shape):
-        start = ctx.index(start)
-        if mask is None:
-            row = vector.load(row_t, mem, [start])
-        else:
+        m = p = None
+        if mask is not None:
             m = vector.extract(mask, [], list(idx)) if idx else mask
             p = vector.extract(pas, [], list(idx)) if idx else pas
-            row = _masked_load(row_t, mem, start, m, p, ctx.mask_hints.get(mask))
+        r = row(ctx.index(start), m, p)
         if not idx:
-            return row
-        result = vector.insert(row, result if result is not None else pas, [], list(idx))
+            return r
+        result = vector.insert(r, result if result is not None else pas, [], list(idx))
     return result
 
 
