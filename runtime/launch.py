@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import statistics
 import struct
 
 import torch
@@ -23,21 +24,17 @@ from .wait import yielding
 
 # Run one-program grids inline (local-sync); set TURBINE_TRITON_INLINE=0 to disable.
 INLINE_SINGLE_PROGRAM = os.environ.get("TURBINE_TRITON_INLINE", "1") != "0"
-# Grids of several programs: "short" (the default) runs a launch on the calling thread when one
-# run of it there takes at most INLINE_LIMIT_S, else on IREE's workers (`ShortLaunch`); "task"
-# always uses the workers, "inline" always the calling thread, and "auto" times each launch both
-# ways and keeps the faster (`ModeChooser`).  Waking the workers costs 15-190 us a launch on this
-# 2-vCPU VM (median about 60 us; halted vCPUs are woken through the host), where a 64K-element
-# copy takes 8 us inline.  Next to torch, whose OpenMP workers spin on the cores after each
-# parallel op, the calling thread alone can beat two task workers even for bigger kernels (a
-# GELU between two addmm's: 0.62-0.70 ms inline, 0.74-1.05 ms on the task system); on idle cores
-# the workers win there (0.31 vs 0.57 ms).  "auto" is opt-in: on a noisy machine its short
-# probes sometimes pick the calling thread for a big kernel (layernorm 4096x1024 in 1 of 3 runs).
-LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "short")
-# A launch whose inline run takes at most this long stays inline under "short".  Two workers
-# could at best halve it, and waking them usually costs more than that.
-INLINE_LIMIT_S = float(os.environ.get("TURBINE_TRITON_INLINE_US", "50")) * 1e-6
-_CHOOSING = ("auto", "short")
+# Grids of several programs: "adaptive" (the default) times each launch on IREE's workers and on
+# the calling thread and keeps whichever is faster there (`LaunchChooser`); "task" always uses
+# the workers, "inline" always the calling thread.  Waking the workers costs 15-190 us a launch
+# on this 2-vCPU VM (halted vCPUs are woken through the host), and a kernel on data in cache
+# gains little from a second core, so the calling thread wins up to a few hundred microseconds
+# of work (an in-place ReLU over 1M floats: 90 us inline, 150 us on two workers); streaming
+# kernels over DRAM-sized data keep the workers.  "short" and "auto" (older names) mean "adaptive".
+LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "adaptive")
+# A launch whose run on the workers takes longer than this is never tried inline: its probes
+# would cost more than the wake-ups they could save.
+INLINE_MAX_S = float(os.environ.get("TURBINE_TRITON_INLINE_MAX_US", "2000")) * 1e-6
 
 
 class LoadedModule:
@@ -87,7 +84,7 @@ class Launcher:
         self._has_status = abi.has_status
         # kernels with checks but no prints keep a status buffer per thread; prints need a fresh one
         self._status = ThreadStatus(abi) if abi.has_status and not abi.print_records else None
-        # launch key -> (call, module, views); in "auto" mode call is a ModeChooser and the
+        # launch key -> (call, module, views); in "adaptive" mode call is a LaunchChooser and the
         # entry also holds the inline device's views
         self._lists = {}
         self._warm = _warm_path(self, self._params) if self._warm_capable else _cold
@@ -129,13 +126,12 @@ class Launcher:
         if len(self._lists) >= 8:
             self._lists.clear()
         # the entry holds the module and the views it names; the key's module stays alive with it
-        if mode not in _CHOOSING:
+        if mode != "adaptive":
             return task[0], key[0], task[1]
         inline = self._bound_invoke(module._inline or module.inline(), ptrs, words, gx, gy, gz)
         if inline is None:
             return None
-        chooser = ModeChooser if mode == "auto" else ShortLaunch
-        return [chooser(task[0], inline[0]), key[0], task[1], inline[1]]
+        return [LaunchChooser(task[0], inline[0]), key[0], task[1], inline[1]]
 
     def _bound_invoke(self, module, ptrs, words, gx, gy, gz):
         """(`invoke` bound to a filled argument list, the views it names) on `module`'s device,
@@ -172,7 +168,7 @@ class Launcher:
         also = None
         if mode == "inline":
             module = module.inline()
-        elif mode in _CHOOSING and self._warm_capable:
+        elif mode == "adaptive" and self._warm_capable:
             also = module.inline().views   # so the warm path can run either way
         rt = self._rt
         cache = module.views
@@ -213,95 +209,54 @@ def _cold(module, gx, gy, gz, args) -> bool:
 
 def _mode(gx, gy, gz) -> str:
     """How a grid runs: "inline" (the calling thread), "task" (IREE's workers), or chosen per
-    launch ("short" or "auto")."""
+    launch ("adaptive")."""
     if gx == 1 and gy == 1 and gz == 1:
         return "inline" if INLINE_SINGLE_PROGRAM else "task"
-    return LAUNCH_MODE if LAUNCH_MODE in ("inline", "task", "auto") else "short"
+    return LAUNCH_MODE if LAUNCH_MODE in ("inline", "task") else "adaptive"
 
 
-class ModeChooser:
-    """Runs one launch on the task system or inline, whichever is faster where it is used.
+class LaunchChooser:
+    """Runs one launch on IREE's workers or on the calling thread, whichever is faster where
+    it runs.
 
-    The first `WARMUP` calls run on the task system untimed (a launch's first calls see cold
-    caches and the compile's aftermath, not the loop it will run in); then `PROBES` calls each
-    way, alternately, timed; the faster by the minimum runs the next `REPROBE` calls, and the
-    probing repeats, so a launch that moves between idle cores and a torch loop follows.  The
-    calling thread is one core where the task system has all of them, so it must win by
-    `MARGIN` (a noisy probe of a big kernel must not halve its speed for REPROBE calls)."""
-    WARMUP, PROBES, REPROBE, MARGIN = 8, 4, 256, 0.85
+    The first `WARMUP` calls run on the workers untimed (a launch's first calls see cold caches
+    and the compile's aftermath); then one timed call there, and if it took `cap` or more the
+    launch stays on the workers, never tried inline.  Otherwise `PROBES` timed calls each way,
+    alternating, and the calling thread is kept when its median is at most `MARGIN` times the
+    workers' (it is one core where the workers have all of them).  Medians, not minima: the
+    workers' cost is mostly their wake-up, which varies from call to call, and a minimum would
+    credit them with the rare call that found them awake.  The choice holds for `REPROBE` calls,
+    then the probing repeats, so a launch that moves between idle cores and a busy torch loop
+    follows."""
+    WARMUP, PROBES, REPROBE, MARGIN = 2, 5, 512, 0.9
 
-    def __init__(self, task, inline, clock=None):
+    def __init__(self, task, inline, cap=None, clock=None):
         import time
         self.calls = (task, inline)
-        self.chosen, self.left, self.n = task, self.WARMUP, 0
-        self.best = [float("inf"), float("inf")]
+        self.cap = INLINE_MAX_S if cap is None else cap
         self.clock = clock or time.perf_counter
+        self.chosen, self.left = task, self.WARMUP
+        self.times = ([], [])
 
     def __call__(self):
         if self.left > 0:
             self.left -= 1
             self.chosen()
             return
-        which = self.n % 2
-        self.n += 1
-        t0 = self.clock()
-        self.calls[which]()
-        dt = self.clock() - t0
-        if dt < self.best[which]:
-            self.best[which] = dt
-        if self.n >= 2 * self.PROBES:
-            self.chosen = self.calls[1] if self.best[1] < self.MARGIN * self.best[0] else self.calls[0]
-            self.left, self.n, self.best = self.REPROBE, 0, [float("inf"), float("inf")]
-
-    @property
-    def choice(self):
-        """The mode the next unprobed calls use, "task" or "inline"."""
-        return "task" if self.chosen is self.calls[0] else "inline"
-
-
-class ShortLaunch:
-    """Runs one launch on the calling thread if a run of it there takes at most `limit` seconds,
-    else on the task system.
-
-    The test is one-sided: a timed inline run is never shorter than the kernel's work, so noise
-    can only keep a launch on the workers, and a kernel whose single-thread work fits in `limit`
-    could gain at most `limit / 2` from two workers, less their wake-up (15-190 us here, median
-    about 60 us; `docs/PERFORMANCE.md`).  The first `WARMUP` calls
-    run on the task system untimed; then `PROBES` timed task calls, and only if the best is
-    under `BIG * limit` (a long kernel is never tried inline) `PROBES` timed inline calls.  The
-    choice holds for `REPROBE` calls (a launch's arguments are fixed, but the machine moves)."""
-    WARMUP, PROBES, BIG, REPROBE = 2, 2, 4, 512
-
-    def __init__(self, task, inline, limit=None, clock=None):
-        import time
-        self.calls = (task, inline)
-        self.limit = INLINE_LIMIT_S if limit is None else limit
-        self.clock = clock or time.perf_counter
-        self.chosen, self.left, self.step = task, self.WARMUP, 0
-        self.best = float("inf")
-
-    def __call__(self):
-        if self.left > 0:
-            self.left -= 1
-            self.chosen()
-            return
-        # steps 0..PROBES-1 time the task system, PROBES..2*PROBES-1 the calling thread
-        inline = self.step >= self.PROBES
+        task_times, inline_times = self.times
+        # the first probe is on the workers, then the calling thread and the workers alternate
+        inline = len(inline_times) < len(task_times)
         t0 = self.clock()
         self.calls[inline]()
-        dt = self.clock() - t0
-        self.best = min(self.best, dt)
-        self.step += 1
-        if self.step == self.PROBES:
-            if self.best >= self.BIG * self.limit:
-                self._choose(self.calls[0])
-            else:
-                self.best = float("inf")
-        elif self.step == 2 * self.PROBES:
-            self._choose(self.calls[1] if self.best <= self.limit else self.calls[0])
+        self.times[inline].append(self.clock() - t0)
+        if len(task_times) == 1 and not inline_times and task_times[0] >= self.cap:
+            self._choose(self.calls[0])
+        elif len(inline_times) == self.PROBES:
+            faster = statistics.median(inline_times) <= self.MARGIN * statistics.median(task_times)
+            self._choose(self.calls[faster])
 
     def _choose(self, call):
-        self.chosen, self.left, self.step, self.best = call, self.REPROBE, 0, float("inf")
+        self.chosen, self.left, self.times = call, self.REPROBE, ([], [])
 
     @property
     def choice(self):
