@@ -87,6 +87,7 @@ class Launcher:
         # launch key -> (call, module, views); in "adaptive" mode call is a LaunchChooser and the
         # entry also holds the inline device's views
         self._lists = {}
+        self._modes = {}   # (module, scalars, grid) -> ModeState, shared across buffers
         self._warm = _warm_path(self, self._params) if self._warm_capable else _cold
 
     @property
@@ -131,7 +132,18 @@ class Launcher:
         inline = self._bound_invoke(module._inline or module.inline(), ptrs, words, gx, gy, gz)
         if inline is None:
             return None
-        return [LaunchChooser(task[0], inline[0]), key[0], task[1], inline[1]]
+        state = self._mode_state(key[0], words, gx, gy, gz)
+        return [LaunchChooser(task[0], inline[0], state=state), key[0], task[1], inline[1]]
+
+    def _mode_state(self, module, words, gx, gy, gz) -> "ModeState":
+        """The `ModeState` of launches of `module` with these scalars and grid."""
+        shape = (module, *words, gx, gy, gz)
+        state = self._modes.get(shape)
+        if state is None:
+            if len(self._modes) >= 64:
+                self._modes.clear()
+            state = self._modes[shape] = ModeState(LaunchChooser.WARMUP)
+        return state
 
     def _bound_invoke(self, module, ptrs, words, gx, gy, gz):
         """(`invoke` bound to a filled argument list, the views it names) on `module`'s device,
@@ -143,16 +155,19 @@ class Launcher:
             if hit is None:
                 return None
             views.append(hit)
+        offsets = [ptr[3] + v.delta for v, ptr in zip(views, ptrs)]
+        return self._invoke(module, [v.view for v in views], offsets, words, (gx, gy, gz)), views
+
+    def _invoke(self, module: LoadedModule, views, offsets, scalars, grid):
+        """`module`'s host function bound to a freshly filled argument list, with its wait."""
         rt = self._rt
-        lst = rt.VmVariantList(2 * len(views) + len(words) + 3)
+        arg_list = rt.VmVariantList(len(views) + len(offsets) + len(scalars) + 3)
         for v in views:
-            lst.push_ref(v[0])
-        for v, ptr in zip(views, ptrs):
-            lst.push_int(ptr[3] + v[1])
-        for w in (*words, gx, gy, gz):
-            lst.push_int(w)
-        call = functools.partial(module.context.invoke, module.function, lst, rt.VmVariantList(0))
-        return module.waiting(call), views
+            arg_list.push_ref(v)
+        for w in (*offsets, *scalars, *grid):
+            arg_list.push_int(w)
+        return module.waiting(functools.partial(module.context.invoke, module.function, arg_list,
+                                                rt.VmVariantList(0)))
 
     def _run_general(self, module: LoadedModule, grid, args):
         name = self.abi.name
@@ -165,12 +180,12 @@ class Launcher:
         if min(g) <= 0:
             return
         mode = _mode(*g)
-        also = None
+        shape_module = module
+        also, also_views = None, []
         if mode == "inline":
             module = module.inline()
         elif mode == "adaptive" and self._warm_capable:
             also = module.inline().views   # so the warm path can run either way
-        rt = self._rt
         cache = module.views
         status = None
         if self._has_status:
@@ -184,19 +199,19 @@ class Launcher:
                 check_tensor(t, p.name, p.triton_type, name, reinterpreted=t is not a)
                 view, off, owner = cache.bind(t, p.name, name, p.triton_type)
                 if also is not None:
-                    also.bind(t, p.name, name, p.triton_type)
+                    also_views.append(also.bind(t, p.name, name, p.triton_type)[0])
                 views.append(view)
                 offsets.append(off)
                 keep.append(owner)
             else:
                 scalars.append(scalar_word(a, p.triton_type, p.name, name))
-        arg_list = rt.VmVariantList(len(views) + len(offsets) + len(scalars) + 3)
-        for v in views:
-            arg_list.push_ref(v)
-        for w in (*offsets, *scalars, *g):
-            arg_list.push_int(w)
-        call = functools.partial(module.context.invoke, module.function, arg_list, rt.VmVariantList(0))
-        module.waiting(call)()
+        call = self._invoke(module, views, offsets, scalars, g)
+        if also is not None:
+            # new buffers, a shape that may have been timed already: its chooser runs it (and
+            # goes on timing it when every launch of it sees new buffers)
+            inline = self._invoke(module.inline(), also_views, offsets, scalars, g)
+            call = LaunchChooser(call, inline, state=self._mode_state(shape_module, scalars, *g))
+        call()
         if self._status is not None:
             self._status.check(args)
         elif status is not None:
@@ -215,6 +230,17 @@ def _mode(gx, gy, gz) -> str:
     return LAUNCH_MODE if LAUNCH_MODE in ("inline", "task") else "adaptive"
 
 
+class ModeState:
+    """The running choice of one launch shape (kernel, scalars and grid): whether the calling
+    thread runs it, how many calls the choice still holds for, and the probe times so far.
+    Shared by the launches of that shape on different buffers, so Inductor's fresh buffers
+    each forward do not restart the probing."""
+    __slots__ = ("inline", "left", "times")
+
+    def __init__(self, left: int):
+        self.inline, self.left, self.times = False, left, ([], [])
+
+
 class LaunchChooser:
     """Runs one launch on IREE's workers or on the calling thread, whichever is faster where
     it runs.
@@ -227,41 +253,41 @@ class LaunchChooser:
     workers' cost is mostly their wake-up, which varies from call to call, and a minimum would
     credit them with the rare call that found them awake.  The choice holds for `REPROBE` calls,
     then the probing repeats, so a launch that moves between idle cores and a busy torch loop
-    follows."""
+    follows.  The choice lives in `state` (a `ModeState`), which launches of one shape share."""
     WARMUP, PROBES, REPROBE, MARGIN = 2, 5, 512, 0.9
 
-    def __init__(self, task, inline, cap=None, clock=None):
+    def __init__(self, task, inline, cap=None, clock=None, state: ModeState = None):
         import time
         self.calls = (task, inline)
         self.cap = INLINE_MAX_S if cap is None else cap
         self.clock = clock or time.perf_counter
-        self.chosen, self.left = task, self.WARMUP
-        self.times = ([], [])
+        self.state = state if state is not None else ModeState(self.WARMUP)
 
     def __call__(self):
-        if self.left > 0:
-            self.left -= 1
-            self.chosen()
+        st = self.state
+        if st.left > 0:
+            st.left -= 1
+            self.calls[st.inline]()
             return
-        task_times, inline_times = self.times
+        task_times, inline_times = st.times
         # the first probe is on the workers, then the calling thread and the workers alternate
         inline = len(inline_times) < len(task_times)
         t0 = self.clock()
         self.calls[inline]()
-        self.times[inline].append(self.clock() - t0)
+        st.times[inline].append(self.clock() - t0)
         if len(task_times) == 1 and not inline_times and task_times[0] >= self.cap:
-            self._choose(self.calls[0])
-        elif len(inline_times) == self.PROBES:
-            faster = statistics.median(inline_times) <= self.MARGIN * statistics.median(task_times)
-            self._choose(self.calls[faster])
+            self._choose(False)
+        elif len(inline_times) == self.PROBES and len(task_times) == self.PROBES:
+            self._choose(statistics.median(inline_times) <= self.MARGIN * statistics.median(task_times))
 
-    def _choose(self, call):
-        self.chosen, self.left, self.times = call, self.REPROBE, ([], [])
+    def _choose(self, inline: bool):
+        st = self.state
+        st.inline, st.left, st.times = inline, self.REPROBE, ([], [])
 
     @property
     def choice(self):
         """The mode the next unprobed calls use, "task" or "inline"."""
-        return "task" if self.chosen is self.calls[0] else "inline"
+        return "inline" if self.state.inline else "task"
 
 
 def _warm_path(launcher, params, triton=None):
