@@ -63,10 +63,11 @@ def _add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + tl.load(y_ptr + offs, mask=m), mask=m)
 
 
-@pytest.mark.parametrize("impl", ["short", "task", "torch"])
+@pytest.mark.parametrize("impl", ["adaptive", "task", "inline", "torch"])
 def test_short_launch(benchmark, monkeypatch, impl):
-    """A 16-program add of 64K fp32: the default "short" launch mode (a launch this small runs on
-    the calling thread), the task system always, and `torch.add(out=)` as the peer."""
+    """A 16-program add of 64K fp32: the default "adaptive" launch mode (which keeps a launch
+    this small on the calling thread), the task system always, the calling thread always, and
+    `torch.add(out=)` as the peer."""
     from turbine_triton.runtime import launch
     n, block = 1 << 16, 4096
     x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
@@ -77,7 +78,7 @@ def test_short_launch(benchmark, monkeypatch, impl):
         # the mode is fixed when a launch's argument list is first cached (these tensors' own)
         monkeypatch.setattr(launch, "LAUNCH_MODE", impl)
         grid = (n // block,)
-        for _ in range(16):   # compile, cache the launch and let "short" choose
+        for _ in range(16):   # compile, cache the launch and let "adaptive" choose
             _add_kernel[grid](x, y, out, n, BLOCK=block)
         benchmark(lambda: _add_kernel[grid](x, y, out, n, BLOCK=block))
     torch.testing.assert_close(out, x + y)
