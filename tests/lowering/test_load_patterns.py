@@ -171,3 +171,19 @@ def test_transposed_tiles_of_several_widths():
         transpose_copy_kernel[grid](x, out, 45, 70, BX=bx, BY=by)
         torch.testing.assert_close(out, x.T * 2.0)
         assert "vector.gather" not in _lowered(transpose_copy_kernel, x, out, 45, 70, BX=bx, BY=by)
+
+
+def test_full_transposed_tiles_interleave_register_pieces():
+    """A full tile whose column length is a multiple of a register loads each column as
+    register-sized pieces and zips them piece by piece; partial tiles take the masked column
+    loads.  Square, tall and wide tiles, full and partial."""
+    from turbine_triton.lowering import host
+    w = host.vector_bytes() // 4   # f32 lanes per register
+    for bx, by, rows, cols in ((32, 32, 64, 96), (64, 16, 48, 128), (16, 64, 128, 48), (32, 64, 45, 70)):
+        x = torch.randn(rows, cols)
+        out = torch.full((cols, rows), float("nan"))
+        grid = (triton.cdiv(cols, bx), triton.cdiv(rows, by))
+        transpose_copy_kernel[grid](x, out, rows, cols, BX=bx, BY=by)
+        torch.testing.assert_close(out, x.T * 2.0)
+        text = _lowered(transpose_copy_kernel, x, out, rows, cols, BX=bx, BY=by)
+        assert "vector.gather" not in text and f"vector<{w}xf32>" in text
