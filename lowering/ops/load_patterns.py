@@ -98,7 +98,7 @@ def _columns(ctx, mem, aff: Affine, shape, masks, passes, mt) -> ir.Value:
     col_t = ir.VectorType.get([x], T.element(mt))
     cols = []
     for j in range(r):
-        at = ctx.index(P.materialize_base(Affine(P.s_add(aff.base, P.s_mul(aff.strides[1], j)), ())))
+        at = _column_at(ctx, aff, j, 0)
         if masks is None:
             cols.append(vector.load(col_t, mem, [at]))
         else:
@@ -109,6 +109,11 @@ def _columns(ctx, mem, aff: Affine, shape, masks, passes, mt) -> ir.Value:
     for j, col in enumerate(cols):
         out = vector.insert(col, out, [], [j])
     return vector.transpose(mt, out, [1, 0])
+
+
+def _column_at(ctx, aff: Affine, j: int, lane: int) -> ir.Value:
+    """The index of lane `lane` of column `j` of a column-contiguous tile."""
+    return ctx.index(P.materialize_base(Affine(P.s_add(aff.base, P.s_add(P.s_mul(aff.strides[1], j), lane)), ())))
 
 
 def _register_lanes(elem) -> int:
@@ -129,8 +134,7 @@ def _interleave_registers(ctx, mem, aff: Affine, x: int, r: int, w: int, elem) -
     for j in range(r):
         col = []
         for i in range(x // w):
-            off = P.s_add(P.s_mul(aff.strides[1], j), i * w)
-            at = ctx.index(P.materialize_base(Affine(P.s_add(aff.base, off), ())))
+            at = _column_at(ctx, aff, j, i * w)
             col.append(vector.load(piece_t, mem, [at]))
         cols.append(col)
     half = w // 2
