@@ -11,7 +11,7 @@ fp16/bf16 x fp16/bf16 -> fp32 and int8 x int8 -> int32 take the same path.
 from __future__ import annotations
 
 from iree.compiler import ir
-from iree.compiler.dialects import arith, linalg, scf, tensor, vector
+from iree.compiler.dialects import arith, scf, tensor, vector
 
 from ..errors import UnsupportedOp
 from ..registry import lowers
@@ -78,6 +78,8 @@ def _tile_dot(ctx, a, b, c):
         # steps to f16 drifted past test_dot3d's 1% tolerance
         wide = _tile_dot(ctx, a, b, arith.extf(T.like(c.type, ir.F32Type.get()), c))
         return arith.truncf(c.type, wide)
+    # imported here: the linalg bindings take ~0.2 s to import, a kernel without a dot never needs them
+    from iree.compiler.dialects import linalg
     ta, tb, tc = _to_tensor(_widen(a, acc_el)), _to_tensor(_widen(b, acc_el)), _to_tensor(c)
     mm = linalg.matmul(ta, tb, outs=[tc])
     mm.owner.attributes["lowering_config"] = lowering_config(sa[0], sb[1], sa[1])
