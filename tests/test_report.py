@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from turbine_triton import bench_workloads as bw
-from turbine_triton import cli, report
+from turbine_triton import cli, coldstart, report
 
 IMPLS = ("ours", "eager", "interpreter")
 
@@ -66,6 +66,10 @@ def test_json_structure(tiny):
     table = report.format_table(data)
     for w in data["workloads"]:
         assert w["label"] in table
+    # the demo kernels compiled with empty caches in a new process (each checked against torch there)
+    cold = data["cold_compile"]["seconds"]
+    assert list(cold) == list(coldstart.KERNELS) and all(v > 0 for v in cold.values())
+    assert "cold compile (new process, empty caches" in table and "matmul" in table
 
 
 def test_png_written(tiny):
@@ -128,6 +132,7 @@ def test_only_and_rounds_select_workloads_and_timing(tmp_path):
                             log=lambda s: None)
     assert [w["name"] for w in rep["workloads"]] == ["add", "rmsnorm"]
     assert rep["rounds"] == 2
+    assert "cold_compile" not in rep   # a selection skips the cold compiles
     for w in rep["workloads"]:
         assert w["impls"]["ours"]["status"] == "ok", w
         assert len(w["impls"]["ours"]["round_medians_s"]) == 2
@@ -136,3 +141,13 @@ def test_only_and_rounds_select_workloads_and_timing(tmp_path):
 def test_cli_only_refuses_unknown_workloads(capsys):
     assert cli.main(["bench", "--report", "--size", "tiny", "--only", "add,nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_failed_cold_compile_is_a_failure(monkeypatch):
+    def broken(*a, **k):
+        raise coldstart.ColdCompileError("cold-compile child exited with 1:\nboom")
+    monkeypatch.setattr(coldstart, "measure", broken)
+    rep = report.run_report("tiny", impls=("ours",), only=["add"], cold=True, log=lambda s: None)
+    assert rep["failures"] == ["cold compile: ColdCompileError: cold-compile child exited with 1:\nboom"]
+    assert "cold compile (new process, empty caches; the first includes one-time imports): failed: " \
+           "ColdCompileError: cold-compile child exited with 1:" in report.format_table(rep)

@@ -24,7 +24,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 import torch
 
 from . import bench_workloads as bw
-from . import roofline
+from . import coldstart, roofline
 
 SCHEMA = 1
 PEERS = ("eager", "inductor_cpp")
@@ -324,6 +324,12 @@ def format_table(report: dict) -> str:
                  f"{p['fma']['mm_n']}^3 fp32 {p['fma']['torch_mm_gflops']:.1f} GFLOP/s")
     lines.append("ratios: our throughput / the peer's, same run (>1: we are faster); roof: ours as a "
                  "fraction of min(bandwidth x intensity, FMA peak)")
+    cold = report.get("cold_compile")
+    if cold is not None:
+        secs = cold.get("seconds")
+        lines.append("cold compile (new process, empty caches; the first includes one-time imports): " +
+                     (", ".join(f"{k} {v:.2f} s" for k, v in secs.items()) if secs
+                      else f"failed: {str(cold.get('error')).splitlines()[0]}"))
     m = report["machine"]
     lines.append(f"machine: {m['cpu']}, {m['cpus']} CPUs, torch threads {m['torch_threads']}, "
                  f"load average {m['loadavg_start'][0]:.2f} at start, {m['loadavg_end'][0]:.2f} at end")
@@ -332,11 +338,13 @@ def format_table(report: dict) -> str:
 
 def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: Optional[str] = None,
                png_path: Optional[str] = None, log: Callable[[str], None] = print,
-               only: Optional[Iterable[str]] = None, rounds: Optional[int] = None) -> dict:
+               only: Optional[Iterable[str]] = None, rounds: Optional[int] = None,
+               cold: Optional[bool] = None) -> dict:
     """Measure the peaks and every workload at preset `size` ("full", "quick", "tiny");
     write JSON and PNG where asked.  `only` keeps the workloads with those names; `rounds`
     overrides the preset's number of interleaved timing rounds (more: steadier medians on a
-    noisy machine)."""
+    noisy machine).  `cold` (default: when `only` is not given) also times the demo kernels'
+    cold compiles in a new process with empty caches (`coldstart`)."""
     impls = tuple(impls)
     timing = TIMING[size]
     if rounds is not None:
@@ -364,6 +372,12 @@ def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: 
         del case
         gc.collect()
     report["workloads"] = rows
+    if cold if cold is not None else only is None:
+        log("cold compile: the demo kernels with empty caches, in a new process ...")
+        try:
+            report["cold_compile"] = {"seconds": coldstart.measure()}
+        except (coldstart.ColdCompileError, subprocess.TimeoutExpired, OSError) as e:
+            report["cold_compile"] = {"error": f"{type(e).__name__}: {e}"}
     report["machine"]["loadavg_end"] = list(os.getloadavg())
     report["wall_s"] = time.time() - t_start
     report["failures"] = failures(report)
@@ -411,6 +425,8 @@ def failures(report: dict) -> List[str]:
             for impl, r in impls.items():
                 if r["status"] != "ok":
                     out.append(f"{w['label']}{suffix}: {impl}: {r['status']}: {r.get('error', '')}")
+    if (report.get("cold_compile") or {}).get("error"):
+        out.append(f"cold compile: {report['cold_compile']['error']}")
     return out
 
 

@@ -1,0 +1,56 @@
+"""Cold compiles: each demo kernel's first launch with empty Triton and turbine-triton caches.
+
+In process, so a round is the compile itself (capture, lowering, `iree-compile`, loading) plus
+one launch, without the one-time imports; `turbine-triton bench --report` also times the same
+kernels in a new process, where the first one pays those imports.  Each round's result is
+checked against torch.
+
+Run: `python -m pytest bench/test_bench_compile.py --benchmark-enable`.
+"""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+import triton
+
+import turbine_triton.plugin  # noqa: F401  (registers the backend)
+from turbine_triton import demo
+
+_x = torch.randn(512, 1000)
+_w, _b = torch.randn(1000), torch.randn(1000)
+_a = torch.randn(100_000)
+_m1, _m2 = torch.randn(256, 256), torch.randn(256, 256)
+CASES = {
+    "add": ("add_kernel", lambda o: demo.add(_a, _a, o), lambda: torch.empty_like(_a), lambda: _a + _a),
+    "softmax": ("softmax_kernel", lambda o: demo.softmax(_x, o), lambda: torch.empty_like(_x),
+                lambda: torch.softmax(_x, -1)),
+    "layernorm": ("layernorm_kernel", lambda o: demo.layernorm(_x, _w, _b, 1e-5, o),
+                  lambda: torch.empty_like(_x),
+                  lambda: torch.nn.functional.layer_norm(_x, (1000,), _w, _b, 1e-5)),
+    "matmul": ("matmul_kernel", lambda o: demo.matmul(_m1, _m2, o), lambda: torch.empty(256, 256),
+               lambda: _m1 @ _m2),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_cold_compile(benchmark, name, tmp_path, monkeypatch):
+    attr, run, make_out, reference = CASES[name]
+    fn = getattr(demo, attr).fn
+    fresh = itertools.count()
+    outs = []
+
+    def setup():
+        # empty caches on disk and a new JITFunction (empty in-memory caches) each round
+        d = tmp_path / str(next(fresh))
+        monkeypatch.setattr(triton.knobs.cache, "dir", str(d / "triton"))
+        monkeypatch.setenv("TURBINE_TRITON_CACHE_DIR", str(d / "turbine"))
+        monkeypatch.setattr(demo, attr, triton.jit(fn))
+        outs.append(make_out())
+        return (outs[-1],), {}
+
+    benchmark.group = "cold compile + first launch"
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+    for o in outs:
+        torch.testing.assert_close(o, reference(), rtol=1e-4, atol=1e-4)
