@@ -17,24 +17,12 @@ import triton
 
 import turbine_triton.plugin  # noqa: F401  (registers the backend)
 from turbine_triton import demo
+from turbine_triton.coldstart import KERNELS, demo_cases
 
-_x = torch.randn(512, 1000)
-_w, _b = torch.randn(1000), torch.randn(1000)
-_a = torch.randn(100_000)
-_m1, _m2 = torch.randn(256, 256), torch.randn(256, 256)
-CASES = {
-    "add": ("add_kernel", lambda o: demo.add(_a, _a, o), lambda: torch.empty_like(_a), lambda: _a + _a),
-    "softmax": ("softmax_kernel", lambda o: demo.softmax(_x, o), lambda: torch.empty_like(_x),
-                lambda: torch.softmax(_x, -1)),
-    "layernorm": ("layernorm_kernel", lambda o: demo.layernorm(_x, _w, _b, 1e-5, o),
-                  lambda: torch.empty_like(_x),
-                  lambda: torch.nn.functional.layer_norm(_x, (1000,), _w, _b, 1e-5)),
-    "matmul": ("matmul_kernel", lambda o: demo.matmul(_m1, _m2, o), lambda: torch.empty(256, 256),
-               lambda: _m1 @ _m2),
-}
+CASES = demo_cases()
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", KERNELS)
 def test_cold_compile(benchmark, name, tmp_path, monkeypatch):
     attr, run, make_out, reference = CASES[name]
     fn = getattr(demo, attr).fn
