@@ -249,7 +249,7 @@ def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
 
     costly = {}
     for i, op in enumerate(ops):
-        costly[i] = _costly(op) or any(costly[d] for d in deps[i] if kind[d] == TENSOR)
+        costly[i] = _costly(op, block) or any(costly[d] for d in deps[i] if kind[d] == TENSOR)
     computed_in = {}   # op index -> the first stage that computes it (not reloads it)
 
     def tensor_slice(roots, kept) -> set:
@@ -289,8 +289,16 @@ def chunk_plan(fn: Function) -> Optional[ChunkPlan]:
     return ChunkPlan(block, stages, rows, lanes)
 
 
-def _costly(op) -> bool:
-    return op.name in _COSTLY or (op.name.startswith("math.") and op.name not in _CHEAP_MATH)
+def _costly(op, block: int) -> bool:
+    """Whether the per-lane values computed from `op` are worth keeping for a later stage.  A
+    division or transcendental of per-row values ((X, 1), scalars) is one op per row and chunk:
+    recomputing it costs less than a stack round trip of every lane that uses it."""
+    if op.name == "scf.for":
+        return True
+    if op.name not in _COSTLY and not (op.name.startswith("math.") and op.name not in _CHEAP_MATH):
+        return False
+    return any(isinstance(r.type, TensorType) and r.type.shape and r.type.shape[-1] == block
+               for r in op.results)
 
 
 def _keepable(op, block: int, rows: int = 1) -> bool:
