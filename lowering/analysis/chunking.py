@@ -17,10 +17,11 @@ the max, one for the sum, one for the output.  That is the shape of vector add,
 Inductor's pointwise kernels, and row kernels (softmax, layer/RMS norm) with a
 whole row or a row chunk per block, including their `scf.for` column loops.
 
-A value that a later stage needs and that is costly to recompute (a
-transcendental, a division, a column loop) is instead stored per chunk into a
+A value that a later stage needs and that is costly to recompute (a per-lane
+transcendental or division, a column loop) is instead stored per chunk into a
 stack buffer of B lanes in the stage that computes it and reloaded: softmax's
-`exp(x - max)` is computed once, for the sum, and reloaded for the output.
+`exp(x - max)` is computed once, for the sum, and reloaded for the output.  A
+division of per-row values (a mean) is not costly: it is one op per row.
 
 Stores must come after every load that feeds a reduction, so recomputation
 never reads what the kernel itself wrote; otherwise the kernel is lowered whole.
