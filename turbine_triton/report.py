@@ -372,7 +372,7 @@ def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: 
         del case
         gc.collect()
     report["workloads"] = rows
-    if cold if cold is not None else only is None:
+    if (only is None) if cold is None else cold:
         log("cold compile: the demo kernels with empty caches, in a new process ...")
         try:
             report["cold_compile"] = {"seconds": coldstart.measure()}
