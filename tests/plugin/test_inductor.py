@@ -459,10 +459,12 @@ def test_index_patterns_lower_without_gathers(case, monkeypatch, tmp_path):
     """Each kernel Inductor generates for these ops lowers to vector loads in at least one of
     the configurations its autotuner compiles (a reduction config of 2 rows has only 2
     contiguous lanes to load): compiled in this process into empty Triton and kernel caches,
-    so every lowered module is on disk to read."""
+    so every lowered module is on disk to read.  Inductor's cache is empty too: with a cached
+    autotune result it compiles only the configuration that won before."""
     fn, make = CONTIGUOUS_CASES[case]
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))
     monkeypatch.setenv("TURBINE_TRITON_CACHE_DIR", str(tmp_path / "kernels"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     args = make()
     with torch.no_grad():
         check(fn, *args, options={"compile_threads": 1, "fx_graph_cache": False})
