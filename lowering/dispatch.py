@@ -24,6 +24,7 @@ from .ops.control_flow import create_extra_blocks, lower_extra_blocks
 from .analysis.chunking import chunk_plan
 from .ops.streaming import loaded_args
 from .chunked import lower_chunked
+from .orientation import reversed_axes, should_reverse
 from .walk import lower_block
 
 EXECUTABLE = "triton_exe"
@@ -84,6 +85,8 @@ def emit_executable(fn: Function, signature: dict, options=None, executable: str
     lctx = LoweringContext(fn.name, options)
     lctx.functions = dict(functions or {})
     signature = dict(_full_signature(fn, signature))
+    if should_reverse(fn):
+        fn = reversed_axes(fn)
     if _needs_status(fn, options):
         fn, signature = _with_status_param(fn, signature)
         lctx.status_arg = len(fn.args) - 1

@@ -3,6 +3,10 @@ import functools
 import hashlib
 import os
 
+# Environment switches that change what the lowering emits (for debugging and A/B runs); a
+# kernel compiled with one setting must not be served under another.
+LOWERING_SWITCHES = ("TURBINE_TRITON_CHUNKING", "TURBINE_TRITON_VERSIONING", "TURBINE_TRITON_ORIENT")
+
 
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
@@ -16,6 +20,7 @@ def fingerprint() -> str:
     from ..lowering import host
     parts = ["turbine-triton", turbine_triton.__version__, "triton", triton.__version__,
              "iree", _iree_version(), _source_digest(), "host", host.fingerprint()]
+    parts += [f"{k}={os.environ.get(k, '')}" for k in LOWERING_SWITCHES]
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
