@@ -68,6 +68,7 @@ class LoweringContext:
         self.int_facts = {}         # lowered scalar int -> (a divisor, is it >= 0) (analysis/pointers.py)
         self.stream_facts = {}      # binding -> "large enough to stream", memref -> address (ops/streaming.py)
         self.loaded_args = frozenset()   # arguments some tt.load reads (ops/streaming.py: no streaming)
+        self.load_advance = {}   # id(tt.load) -> elements moved per loop step (analysis/advance.py)
 
     # -- values
     def bind(self, v: Value, lowered, affine: Optional[Affine] = None):

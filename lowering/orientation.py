@@ -20,6 +20,7 @@ import re
 from typing import NamedTuple, Optional
 
 from ..triton_frontend.ttir import Function, Op, TensorType, Value, shape_of, walk_ops
+from .analysis.advance import int_constant
 
 ENABLED = os.environ.get("TURBINE_TRITON_ORIENT", "1") != "0"
 
@@ -113,11 +114,6 @@ def orientation_votes(fn: Function) -> Votes:
     return Votes(row, column, row_stores, column_stores)
 
 
-def _const_int(op: Op) -> Optional[int]:
-    m = re.match(r"\s*(?:dense<)?\s*(-?\d+)\s*>?\s*:", op.attrs.get("value", ""))
-    return int(m.group(1)) if m else None
-
-
 def _static_strides(fn: Function) -> dict:
     """Value -> per-axis element strides of integer and pointer tensors: an int, `SYMBOLIC`, or
     None where unknown.  Scalars and uniform tensors have all-zero strides."""
@@ -134,7 +130,7 @@ def _static_strides(fn: Function) -> dict:
     for op in _all_ops(fn):
         name, res = op.name, op.results
         if name == "arith.constant" and res:
-            c = _const_int(op)
+            c = int_constant(op)
             if c is not None:
                 consts[res[0]] = c
                 s[res[0]] = zeros(res[0])

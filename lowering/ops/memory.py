@@ -16,7 +16,7 @@ from ..analysis import pointers as P
 from ..context import Affine, PtrValue
 from ..errors import UnsupportedOp
 from ..registry import lowers
-from . import load_patterns as LP, row_loop, streaming
+from . import load_patterns as LP, prefetch, row_loop, streaming
 from .. import types as T
 from ...triton_frontend.ttir import TensorType
 
@@ -127,6 +127,7 @@ def lower_tt_load(ctx, op):
     elif _use_flat(ptr.affine, shape):
         val = _flat_load(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif P.is_rowwise_contiguous(ptr.affine, shape) and rows_of(shape) <= MAX_UNROLLED_ROWS:
+        prefetch.rows_ahead(ctx, mem, op, ptr.affine, shape, T.bitwidth(elem) // 8)
         val = _row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
     elif LP.is_column_contiguous(ptr.affine, shape):
         val = LP.column_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
