@@ -25,7 +25,8 @@ from .analysis.advance import int_constant
 ENABLED = os.environ.get("TURBINE_TRITON_ORIENT", "1") != "0"
 
 # Ops whose results do not depend on how a tile's axes are ordered (given operand and result
-# types reversed alike).  Anything else, unless `_remappable`, keeps the kernel as it is.
+# types reversed alike), or whose axis `_remap_axes` rewrites.  Any other op on tiles keeps the
+# kernel as it is (`_blocker`).
 _ELEMENTWISE_PREFIXES = ("arith.", "math.")
 _ORDER_FREE = {
     "tt.addptr", "tt.load", "tt.store", "tt.atomic_rmw", "tt.atomic_cas", "tt.atomic_poll",
@@ -229,7 +230,7 @@ def reversed_axes(fn: Function) -> Function:
         for v in b.args:
             flip(v)
     for op in _all_ops(fn):
-        _remap_axes(op)     # reads operand ranks before the results flip (ranks do not change)
+        _remap_axes(op)
         for v in op.results:
             flip(v)
     return fn
