@@ -1,7 +1,6 @@
 """Software prefetch (`lowering/ops/prefetch.py`): row loads that jump pages each loop step
 prefetch later steps' rows; results are unchanged (checked against torch)."""
 import torch
-import triton
 
 from turbine_triton.lowering.pipeline import lower
 from turbine_triton.triton_frontend.capture import capture_jit
