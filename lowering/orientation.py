@@ -20,7 +20,7 @@ import re
 from typing import NamedTuple, Optional
 
 from ..triton_frontend.ttir import Function, Op, TensorType, Value, shape_of, walk_ops
-from .analysis.advance import int_constant
+from .analysis.advance import int_constants
 
 ENABLED = os.environ.get("TURBINE_TRITON_ORIENT", "1") != "0"
 
@@ -118,7 +118,7 @@ def orientation_votes(fn: Function) -> Votes:
 def _static_strides(fn: Function) -> dict:
     """Value -> per-axis element strides of integer and pointer tensors: an int, `SYMBOLIC`, or
     None where unknown.  Scalars and uniform tensors have all-zero strides."""
-    s, consts = {}, {}
+    s, consts = {}, int_constants(fn)
 
     def get(v):
         if not isinstance(v.type, TensorType):
@@ -130,15 +130,10 @@ def _static_strides(fn: Function) -> dict:
 
     for op in _all_ops(fn):
         name, res = op.name, op.results
-        if name == "arith.constant" and res:
-            c = int_constant(op)
-            if c is not None:
-                consts[res[0]] = c
-                s[res[0]] = zeros(res[0])
+        if name == "arith.constant" and res and res[0] in consts:
+            s[res[0]] = zeros(res[0])
         elif name == "tt.splat":
             s[res[0]] = zeros(res[0])
-            if op.operands[0] in consts:
-                consts[res[0]] = consts[op.operands[0]]
         elif name == "tt.make_range":
             s[res[0]] = (1,)
         elif name == "tt.expand_dims":

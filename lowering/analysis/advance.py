@@ -26,9 +26,8 @@ _SAME = ("tt.splat", "tt.expand_dims", "tt.broadcast", "arith.extsi", "arith.ext
          "arith.index_cast")
 
 
-def load_advances(fn: Function) -> dict:
-    """`id(tt.load op)` -> elements its addresses move per step of its innermost enclosing `scf.for`
-    (nonzero, constant step only)."""
+def int_constants(fn: Function) -> dict:
+    """Value -> int for every integer constant of `fn` and every splat of one."""
     consts = {}
     for block in (fn.blocks or [fn.body]):
         for op in walk_ops(block):
@@ -37,6 +36,13 @@ def load_advances(fn: Function) -> dict:
                 consts[op.result] = c
             elif op.name == "tt.splat" and op.operands[0] in consts:
                 consts[op.result] = consts[op.operands[0]]
+    return consts
+
+
+def load_advances(fn: Function) -> dict:
+    """`id(tt.load op)` -> elements its addresses move per step of its innermost enclosing `scf.for`
+    (nonzero, constant step only)."""
+    consts = int_constants(fn)
     out = {}
     for block in (fn.blocks or [fn.body]):
         for op in walk_ops(block):
