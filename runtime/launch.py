@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import statistics
 import struct
 
 import torch
@@ -246,14 +245,22 @@ class LaunchChooser:
     it runs.
 
     The first `WARMUP` calls run on the workers untimed (a launch's first calls see cold caches
-    and the compile's aftermath); then one timed call there, and if it took `cap` or more the
-    launch stays on the workers, never tried inline.  Otherwise `PROBES` timed calls each way,
-    alternating, and the calling thread is kept when its median is at most `MARGIN` times the
-    workers' (it is one core where the workers have all of them).  Medians, not minima: the
-    workers' cost is mostly their wake-up, which varies from call to call, and a minimum would
-    credit them with the rare call that found them awake.  The choice holds for `REPROBE` calls,
-    then the probing repeats, so a launch that moves between idle cores and a busy torch loop
-    follows.  The choice lives in `state` (a `ModeState`), which launches of one shape share."""
+    and the compile's aftermath); then `PROBES` timed calls each way, alternating, and the
+    calling thread is kept when its cost is at most `MARGIN` times the workers' (it is one core
+    where the workers have all of them).  A long launch (its first timed call on the workers took
+    `cap` or more) whose first call inline is no faster stays on the workers after that one pair:
+    its probes would cost more than the wake-ups they could save.  It is still tried inline once,
+    because a launch that shares its cores with a spinning torch thread can take 5x longer on
+    the workers (an in-place ReLU over 16 MB inside a compiled transformer block: 3.8 ms on the
+    workers, 0.7 ms on the calling thread).
+
+    A side's cost is the mean of its probes without the slowest one: the mean, because the
+    workers' slow calls are part of what they cost (in that same graph, two calls in five on the
+    workers took 6-8 ms against 0.6 ms for the rest, and a median hid them); without the slowest,
+    so one hiccup (a page fault, an interrupt) on either side decides nothing.  The choice holds
+    for `REPROBE` calls, then the probing repeats, so a launch that moves between idle cores and
+    a busy torch loop follows.  The choice lives in `state` (a `ModeState`), which launches of
+    one shape share."""
     WARMUP, PROBES, REPROBE, MARGIN = 2, 5, 512, 0.9
 
     def __init__(self, task, inline, cap=None, clock=None, state: ModeState = None):
@@ -275,10 +282,11 @@ class LaunchChooser:
         t0 = self.clock()
         self.calls[inline]()
         st.times[inline].append(self.clock() - t0)
-        if len(task_times) == 1 and not inline_times and task_times[0] >= self.cap:
+        if (len(inline_times) == 1 and len(task_times) == 1 and task_times[0] >= self.cap
+                and inline_times[0] > self.MARGIN * task_times[0]):
             self._choose(False)
         elif len(inline_times) == self.PROBES and len(task_times) == self.PROBES:
-            self._choose(statistics.median(inline_times) <= self.MARGIN * statistics.median(task_times))
+            self._choose(_cost(inline_times) <= self.MARGIN * _cost(task_times))
 
     def _choose(self, inline: bool):
         st = self.state
@@ -288,6 +296,12 @@ class LaunchChooser:
     def choice(self):
         """The mode the next unprobed calls use, "task" or "inline"."""
         return "inline" if self.state.inline else "task"
+
+
+def _cost(times) -> float:
+    """The expected time of a call from its probes: their mean without the slowest one."""
+    kept = sorted(times)[:-1]
+    return sum(kept) / len(kept)
 
 
 def _warm_path(launcher, params, triton=None):
