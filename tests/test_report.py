@@ -127,6 +127,29 @@ def test_time_rounds_rotates_and_skips_errors():
     assert firsts == ["ours", "eager"]
 
 
+def test_warm_up_covers_the_adaptive_launch_probes(monkeypatch):
+    """The timed calls of a full-size report run in the mode our adaptive launch chose, not
+    among its probes (which alternate IREE's workers and the calling thread)."""
+    import torch
+    from turbine_triton import demo
+    from turbine_triton.runtime import launch
+    monkeypatch.setattr(launch, "LAUNCH_MODE", "adaptive")
+    probing = []
+    orig = launch.LaunchChooser.__call__
+
+    def spy(self):
+        probing.append(self.state.left == 0)
+        return orig(self)
+    monkeypatch.setattr(launch.LaunchChooser, "__call__", spy)
+    n = 3 * 4096 + 64     # a size of its own: no launch of it is cached yet
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    warm = report.TIMING["full"][0].warmup
+    times = report.time_fn(lambda: demo.add(x, y, out, BLOCK=4096), report.Timing(warm, 4, 4, 0.0))
+    torch.testing.assert_close(out, x + y)
+    assert len(times) == 4 and len(probing) == warm + 4
+    assert any(probing[:warm]) and not any(probing[warm:])
+
+
 def test_only_and_rounds_select_workloads_and_timing(tmp_path):
     rep = report.run_report("tiny", impls=("ours", "eager"), only=["add", "rmsnorm"], rounds=2,
                             log=lambda s: None)
