@@ -203,13 +203,17 @@ class ViewCache:
             hit = self.views.get(key)
             if hit is not None:
                 return hit.view, t.storage_offset() + hit.delta, None
-        flat, off = storage_view(t, name, kernel, triton_type)
-        etype = self._etype(flat.dtype)
-        if etype is None or flat.numel() == 0:
-            # no HAL element type to name (or nothing to name): DLPack import owning `flat`
-            view = self.device.from_dlpack_capsule(torch.utils.dlpack.to_dlpack(flat))
-            return view, off, flat
-        view = self._import(flat.data_ptr(), flat.numel(), flat.element_size(), etype)
+        imported = self._import_aligned(t, key) if key is not None else None
+        if imported is not None:
+            view, off = imported
+        else:
+            flat, off = storage_view(t, name, kernel, triton_type)
+            etype = self._etype(flat.dtype)
+            if etype is None or flat.numel() == 0:
+                # no HAL element type to name (or nothing to name): DLPack import owning `flat`
+                view = self.device.from_dlpack_capsule(torch.utils.dlpack.to_dlpack(flat))
+                return view, off, flat
+            view = self._import(flat.data_ptr(), flat.numel(), flat.element_size(), etype)
         if key is not None:
             views = self.views
             if len(views) >= self.SIZE:
@@ -223,6 +227,22 @@ class ViewCache:
                 pass   # a storage without weak references: its view leaves by age only
             views[key] = entry
         return view, off, None
+
+    def _import_aligned(self, t: torch.Tensor, key):
+        """(view, element offset) of `t`'s storage imported whole, computed from the storage's
+        address alone, or None where `storage_view` must decide (an unaligned storage or
+        offset, an element type without a HAL name, an empty storage).  A fresh Inductor
+        buffer each forward lands here: the flat tensor `storage_view` builds costs more
+        than the import itself."""
+        base, nbytes, want = key
+        item = want.itemsize
+        off = t.data_ptr() - base
+        if base % ALIGNMENT or off % item or nbytes < item:
+            return None
+        etype = self._etype(_STORAGE_DTYPE.get(want, want))
+        if etype is None:
+            return None
+        return self._import(base, nbytes // item, item, etype), off // item
 
     def _storage_died(self, key, entry: Imported, ref) -> None:
         """Keep the view of a dead storage, dropping the oldest such view beyond `DEAD_KEEP`."""
