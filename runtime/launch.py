@@ -31,8 +31,8 @@ INLINE_SINGLE_PROGRAM = os.environ.get("TURBINE_TRITON_INLINE", "1") != "0"
 # of work (an in-place ReLU over 1M floats: 90 us inline, 150 us on two workers); streaming
 # kernels over DRAM-sized data keep the workers.  "short" and "auto" (older names) mean "adaptive".
 LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "adaptive")
-# A launch whose run on the workers takes longer than this is never tried inline: its probes
-# would cost more than the wake-ups they could save.
+# A launch whose run on the workers takes longer than this is tried inline once per probing
+# round, and probed further only if that call was faster (see `LaunchChooser`).
 INLINE_MAX_S = float(os.environ.get("TURBINE_TRITON_INLINE_MAX_US", "2000")) * 1e-6
 
 
