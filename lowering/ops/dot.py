@@ -78,16 +78,34 @@ def _tile_dot(ctx, a, b, c):
         # steps to f16 drifted past test_dot3d's 1% tolerance
         wide = _tile_dot(ctx, a, b, arith.extf(T.like(c.type, ir.F32Type.get()), c))
         return arith.truncf(c.type, wide)
-    # imported here: the linalg bindings take ~0.2 s to import, a kernel without a dot never needs them
-    from iree.compiler.dialects import linalg
     ta, tb, tc = _to_tensor(_widen(a, acc_el)), _to_tensor(_widen(b, acc_el)), _to_tensor(c)
-    mm = linalg.matmul(ta, tb, outs=[tc])
-    mm.owner.attributes["lowering_config"] = lowering_config(sa[0], sb[1], sa[1])
+    mm = _matmul(ta, tb, tc, acc_el)
+    mm.operation.attributes["lowering_config"] = lowering_config(sa[0], sb[1], sa[1])
+    mm = mm.result
     ctx.uses_linalg = True
     c0 = arith.constant(ir.IndexType.get(), 0)
     ident = ir.AffineMapAttr.get(ir.AffineMap.get_identity(2))
     pad = ctx.const(0, acc_el)
     return vector.transfer_read(c.type, mm, [c0, c0], ident, pad, [True, True])
+
+
+def _matmul(ta: ir.Value, tb: ir.Value, tc: ir.Value, elem: ir.Type):
+    """`linalg.matmul ins(ta, tb) outs(tc)` with its body, operands already of type `elem`.
+
+    Built from the generated op class: the `linalg` package's OpDSL fills the same body but
+    takes 0.2 s to import, and so does anything that asks a matmul for its Python op class
+    (`value.owner`), which loads the dialect's package."""
+    from iree.compiler.dialects import _linalg_ops_gen as linalg_ops
+    op = linalg_ops.MatmulOp([tc.type], [ta, tb], [tc])
+    block = op.regions[0].blocks.append(elem, elem, elem)
+    with ir.InsertionPoint(block):
+        x, y, acc = block.arguments
+        if T.is_float(elem):
+            total = arith.addf(acc, arith.mulf(x, y))
+        else:
+            total = arith.addi(acc, arith.muli(x, y))
+        linalg_ops.YieldOp([total])
+    return op
 
 
 def carry_accumulators(func_op) -> None:
@@ -110,20 +128,38 @@ def carry_accumulators(func_op) -> None:
         _carry_in_loop(loop)
 
 
-def _accumulator_chain(body, arg, yielded):
+def _matmuls_by_init(loop) -> dict:
+    """The `linalg.matmul`s directly in `loop`'s body, by their init (`outs`) value.
+
+    Found with `walk`, which hands out plain `Operation`s: asking a value for its owner or a
+    block for its operations builds each op's Python class, and for a matmul that imports the
+    `linalg` package (0.2 s)."""
+    body = loop.regions[0].blocks[0]
+    found = {}
+
+    def visit(op):
+        if op.name == "linalg.matmul" and op.block == body:
+            found[op.operands[2]] = op
+        return ir.WalkResult.ADVANCE
+
+    loop.walk(visit, ir.WalkOrder.PRE_ORDER)
+    return found
+
+
+def _accumulator_chain(body, arg, yielded, matmuls):
     """(transfer_write, matmul) when `arg` is only written into a matmul's init whose result is yielded."""
     uses = list(arg.uses)
     if len(uses) != 1 or uses[0].owner.name != "vector.transfer_write" or uses[0].operand_number != 0:
         return None
     tw = _op(uses[0].owner)
     tw_uses = list(tw.results[0].uses)
-    if len(tw_uses) != 1 or tw_uses[0].owner.name != "linalg.matmul" or tw_uses[0].operand_number != 2:
+    mm = matmuls.get(tw.results[0])
+    if len(tw_uses) != 1 or mm is None:
         return None
-    mm = _op(tw_uses[0].owner)
     read = _op(yielded.owner)
     if not isinstance(read, ir.Operation) or read.name != "vector.transfer_read" or read.operands[0] != mm.results[0]:
         return None
-    if tw.block != body or mm.block != body or read.block != body:
+    if tw.block != body or read.block != body:
         return None
     return tw, mm
 
@@ -132,49 +168,47 @@ def _op(o):
     return o.operation if isinstance(o, ir.OpView) else o
 
 
-def _carry_in_loop(old) -> None:
-    body = old.regions[0].blocks[0]
+def _carry_in_loop(loop) -> None:
+    """Retype `loop`'s accumulator iter_args from vectors to the matmuls' tensors, in place."""
+    body = loop.regions[0].blocks[0]
     iter_args = list(body.arguments)[1:]
-    ops = list(body.operations)
-    yield_op = ops[-1]
+    yield_op = _op(body.operations[len(body.operations) - 1])
+    matmuls = _matmuls_by_init(loop)
     chains = {}
     for i, arg in enumerate(iter_args):
         if isinstance(arg.type, ir.VectorType) and len(T.shape(arg.type)) == 2:
-            chain = _accumulator_chain(body, arg, yield_op.operands[i])
+            chain = _accumulator_chain(body, arg, yield_op.operands[i], matmuls)
             if chain is not None:
                 chains[i] = chain
     if not chains:
         return
-    inits = list(old.operands)[3:]
-    with old.location, ir.InsertionPoint(old):
-        new_inits = [_to_tensor(v) if i in chains else v for i, v in enumerate(inits)]
-        new = scf.ForOp(old.operands[0], old.operands[1], old.operands[2], new_inits)
-        new_args = list(new.body.arguments)
-        body.arguments[0].replace_all_uses_with(new_args[0])
-        for i, arg in enumerate(iter_args):
-            if i in chains:
-                tw, mm = chains[i]
-                tw.results[0].replace_all_uses_with(new_args[i + 1])
-                read = _op(yield_op.operands[i].owner)
-                yield_op.operands[i] = mm.results[0]
-                empty = _op(tw.operands[1].owner)
-                tw.erase()
-                if not list(read.results[0].uses):
-                    read.erase()
-                if isinstance(empty, ir.Operation) and empty.name == "tensor.empty" and not list(empty.results[0].uses):
-                    empty.erase()
-            else:
-                arg.replace_all_uses_with(new_args[i + 1])
-        for op in list(body.operations):
-            op.detach_from_parent()
-            ir.InsertionPoint(new.body).insert(op)
-        c0 = arith.constant(ir.IndexType.get(), 0)
-        for i, r in enumerate(old.results):
-            v = new.results[i]
-            if i in chains:
-                vt = r.type
+    with loop.location:
+        last = c0 = None   # the read-backs go right after the loop, in order
+        for i, (tw, mm) in chains.items():
+            tensor_type = mm.results[0].type
+            vec_type = iter_args[i].type
+            with ir.InsertionPoint(loop):
+                loop.operands[3 + i] = _to_tensor(loop.operands[3 + i])
+            iter_args[i].set_type(tensor_type)
+            tw.results[0].replace_all_uses_with(iter_args[i])
+            read = _op(yield_op.operands[i].owner)
+            yield_op.operands[i] = mm.results[0]
+            empty = _op(tw.operands[1].owner)
+            tw.erase()
+            if not list(read.results[0].uses):
+                read.erase()
+            if isinstance(empty, ir.Operation) and empty.name == "tensor.empty" and not list(empty.results[0].uses):
+                empty.erase()
+            # the loop's result is the tensor now; its users read the vector back after the loop
+            result = loop.results[i]
+            users = [(_op(u.owner), u.operand_number) for u in result.uses]
+            result.set_type(tensor_type)
+            with ir.InsertionPoint.after(last or loop):
+                if c0 is None:
+                    c0 = arith.constant(ir.IndexType.get(), 0)
                 ident = ir.AffineMapAttr.get(ir.AffineMap.get_identity(2))
-                pad = arith.constant(ir.VectorType(vt).element_type, 0.0 if T.is_float(vt) else 0)
-                v = vector.transfer_read(vt, v, [c0, c0], ident, pad, [True, True])
-            r.replace_all_uses_with(v)
-    old.erase()
+                pad = arith.constant(ir.VectorType(vec_type).element_type, 0.0 if T.is_float(vec_type) else 0)
+                back = vector.transfer_read(vec_type, result, [c0, c0], ident, pad, [True, True])
+            last = back.owner
+            for user, n in users:
+                user.operands[n] = back
