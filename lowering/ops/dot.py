@@ -172,7 +172,7 @@ def _carry_in_loop(loop) -> None:
     """Retype `loop`'s accumulator iter_args from vectors to the matmuls' tensors, in place."""
     body = loop.regions[0].blocks[0]
     iter_args = list(body.arguments)[1:]
-    yield_op = _op(body.operations[len(body.operations) - 1])
+    yield_op = _op(body.operations[-1])
     matmuls = _matmuls_by_init(loop)
     chains = {}
     for i, arg in enumerate(iter_args):
