@@ -24,8 +24,8 @@ from typing import Callable, Dict, Iterable, List, Optional
 import torch
 
 from . import bench_workloads as bw
-from .runtime.launch import LaunchChooser
 from . import coldstart, roofline
+from .runtime.launch import LaunchChooser
 
 SCHEMA = 1
 PEERS = ("eager", "inductor_cpp")
