@@ -22,6 +22,7 @@ from .context import LoweringContext, PtrValue, to_location
 from .half import legalize_f16
 from .ops.control_flow import create_extra_blocks, lower_extra_blocks
 from .analysis.advance import load_advances
+from .analysis.dot_operands import dot_operand_loads
 from .analysis.chunking import chunk_plan
 from .ops.streaming import loaded_args
 from .chunked import lower_chunked
@@ -188,6 +189,7 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
         lctx.ptr_arg_order = ptr_args
         lctx.loaded_args = loaded_args(fn)
         lctx.load_advance = load_advances(fn)
+        lctx.dot_operands = dot_operand_loads(fn)
         lctx.arg_names = [a.value.name.lstrip("%") for a in fn.args]
         create_extra_blocks(lctx, fn, f.body)
         plan = chunk_plan(fn) if _chunking_enabled() else None

@@ -15,13 +15,20 @@ from iree.compiler.dialects import arith, scf, tensor, vector
 
 from ..errors import UnsupportedOp
 from ..registry import lowers
-from .. import types as T
+from .. import host, types as T
 
-# Register tile (rows, cols) for the matmul's vector level and its K step:
-# 4 x 16 fp32 is 8 ymm accumulators + 2 B rows + 1 broadcast, within AVX2's
-# 16 registers (8 x 32 needed 32 and spilled every FMA); K unrolled by 4.
-VECTOR_TILE = (4, 16)
+# The matmul's register tile is two vector registers wide and as many rows as keep enough
+# FMAs in flight without spilling: on AVX2 (16 ymm), 4 x 16 fp32 is 8 accumulators + 2 B
+# rows + 1 broadcast (8 x 32 spilled every FMA); on AVX-512 (32 zmm), 8 x 32 is 16
+# accumulators (4 x 16 there leaves 4 dependent chains: half the FMA rate).  K unrolled by 4.
 K_STEP = 4
+
+
+def register_tile(vector_bytes: int = None) -> tuple:
+    """(rows, cols) of the register tile for 32-bit accumulators on the host's vectors."""
+    vb = vector_bytes or host.vector_bytes()
+    lanes = max(vb // 4, 4)
+    return (8 if vb >= 64 else 4), 2 * lanes
 TRANSLATION_INFO = "#iree_codegen.translation_info<pipeline = #iree_cpu.pipeline<DoubleTilingExpert>>"
 
 
@@ -32,6 +39,15 @@ def _widen(v: ir.Value, elem: ir.Type) -> ir.Value:
     if T.is_float(elem):
         return arith.extf(t, v) if T.is_float(v.type) else arith.sitofp(t, v)
     return arith.extsi(t, v)
+
+
+def _dims(t: ir.Type) -> tuple:
+    """Shape of a vector, tensor or buffer type."""
+    return tuple(ir.ShapedType(t).shape)
+
+
+def _elem(t: ir.Type) -> ir.Type:
+    return ir.ShapedType(t).element_type
 
 
 def _to_tensor(v: ir.Value) -> ir.Value:
@@ -45,7 +61,8 @@ def _to_tensor(v: ir.Value) -> ir.Value:
 
 def lowering_config(m: int, n: int, k: int = K_STEP) -> ir.Attribute:
     """The pinned tiling: no distribution, a register tile, K in steps of K_STEP."""
-    tm, tn, tk = min(VECTOR_TILE[0], m), min(VECTOR_TILE[1], n), min(K_STEP, k)
+    rows, cols = register_tile()
+    tm, tn, tk = min(rows, m), min(cols, n), min(K_STEP, k)
     return ir.Attribute.parse(
         f"#iree_cpu.lowering_config<distribution = [0, 0, 0], vector_common_parallel = [{tm}, {tn}, 0], "
         f"vector_reduction = [0, 0, {tk}]>")
@@ -53,33 +70,34 @@ def lowering_config(m: int, n: int, k: int = K_STEP) -> ir.Attribute:
 
 @lowers("tt.dot")
 def lower_tt_dot(ctx, op):
-    a, b, c = (ctx.get(v) for v in op.operands[:3])
-    ctx.bind(op.result, dot_product(ctx, a, b, c))
+    # an operand a load left in a stack buffer is multiplied from there (ops/memory.py)
+    a, b = (ctx.staged[v] if v in ctx.staged else ctx.get(v) for v in op.operands[:2])
+    ctx.bind(op.result, dot_product(ctx, a, b, ctx.get(op.operands[2])))
 
 
 def dot_product(ctx, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
     """c + a @ b for 2-D tiles, or per batch entry for 3-D ones."""
-    if len(T.shape(a.type)) == 3:
+    if len(_dims(a.type)) == 3:
         out = c
         for i in range(T.shape(a.type)[0]):
             tile = _tile_dot(ctx, vector.extract(a, [], [i]), vector.extract(b, [], [i]), vector.extract(c, [], [i]))
             out = vector.insert(tile, out, [], [i])
         return out
-    if len(T.shape(a.type)) != 2:
-        raise UnsupportedOp(f"tt.dot of rank {len(T.shape(a.type))}")
+    if len(_dims(a.type)) != 2:
+        raise UnsupportedOp(f"tt.dot of rank {len(_dims(a.type))}")
     return _tile_dot(ctx, a, b, c)
 
 
 def _tile_dot(ctx, a, b, c):
-    sa, sb = T.shape(a.type), T.shape(b.type)
+    sa, sb = _dims(a.type), _dims(b.type)
     acc_el = T.element(c.type)
     if isinstance(acc_el, (ir.F16Type, ir.BF16Type)):
         # 16-bit accumulators add in f32 and round once, like an MMA unit: rounding each of K
         # steps to f16 drifted past test_dot3d's 1% tolerance
         wide = _tile_dot(ctx, a, b, arith.extf(T.like(c.type, ir.F32Type.get()), c))
         return arith.truncf(c.type, wide)
-    ta, tb, tc = _to_tensor(_widen(a, acc_el)), _to_tensor(_widen(b, acc_el)), _to_tensor(c)
-    mm = _matmul(ta, tb, tc, acc_el)
+    ta, tb, tc = _operand_tensor(a, acc_el), _operand_tensor(b, acc_el), _to_tensor(c)
+    mm = _matmul(ta, tb, tc)
     mm.operation.attributes["lowering_config"] = lowering_config(sa[0], sb[1], sa[1])
     mm = mm.result
     ctx.uses_linalg = True
@@ -89,17 +107,29 @@ def _tile_dot(ctx, a, b, c):
     return vector.transfer_read(c.type, mm, [c0, c0], ident, pad, [True, True])
 
 
-def _matmul(ta: ir.Value, tb: ir.Value, tc: ir.Value, elem: ir.Type):
-    """`linalg.matmul ins(ta, tb) outs(tc)` with its body, operands already of type `elem`.
+def _operand_tensor(v: ir.Value, acc_el: ir.Type) -> ir.Value:
+    """A matmul operand: a staged tile's buffer as a tensor (the matmul widens its elements
+    itself), or a vector widened to `acc_el` and written into a tensor."""
+    if isinstance(v.type, ir.MemRefType):
+        from iree.compiler.dialects import _iree_codegen_ops_gen as codegen
+        t = ir.RankedTensorType.get(list(_dims(v.type)), _elem(v.type))
+        return codegen.LoadFromBufferOp(t, v).result
+    return _to_tensor(_widen(v, acc_el))
+
+
+def _matmul(ta: ir.Value, tb: ir.Value, tc: ir.Value):
+    """`linalg.matmul ins(ta, tb) outs(tc)` with its body; narrower inputs are widened to the
+    accumulator's type in the body, as the named op defines (signed for integers).
 
     Built from the generated op class: the `linalg` package's OpDSL fills the same body but
     takes 0.2 s to import, and so does anything that asks a matmul for its Python op class
     (`value.owner`), which loads the dialect's package."""
     from iree.compiler.dialects import _linalg_ops_gen as linalg_ops
+    elem = _elem(tc.type)
     op = linalg_ops.MatmulOp([tc.type], [ta, tb], [tc])
-    block = op.regions[0].blocks.append(elem, elem, elem)
+    block = op.regions[0].blocks.append(_elem(ta.type), _elem(tb.type), elem)
     with ir.InsertionPoint(block):
-        x, y, acc = block.arguments
+        x, y, acc = (_widen(arg, elem) for arg in block.arguments)
         if T.is_float(elem):
             total = arith.addf(acc, arith.mulf(x, y))
         else:

@@ -121,7 +121,9 @@ def lower_tt_load(ctx, op):
         from .bounds import check_access
         mask = check_access(ctx, op, ptr, mask, shape)
     loaded = None
-    if LP.is_uniform_rows(ptr.affine, shape):
+    if _stage_for_dot(ctx, op, ptr, shape, elem, rt):
+        val = _staged_load(ctx, mem, op, ptr, shape, mask, pas, mt)
+    elif LP.is_uniform_rows(ptr.affine, shape):
         val = LP.uniform_row_loads(ctx, mem, ptr.affine, shape, mask, pas, mt)
         loaded = LP.uniform_affine(ctx, ptr, shape, mask, val)
     elif _use_flat(ptr.affine, shape):
@@ -138,6 +140,22 @@ def lower_tt_load(ctx, op):
     else:
         val = _gather(ctx, mem, ptr, shape, mask, pas, mt)
     ctx.bind(op.result, _from_memory(ctx, val, ptr.pointee), loaded)
+
+
+def _stage_for_dot(ctx, op, ptr, shape, elem, rt) -> bool:
+    """Whether this load's tile goes to a stack buffer for the `tt.dot` it alone feeds."""
+    return (id(op) in ctx.dot_operands and ctx.chunk is None
+            and P.is_rowwise_contiguous(ptr.affine, shape)
+            and not bool_pointee(ptr.pointee) and T.element(rt) == elem)
+
+
+def _staged_load(ctx, mem, op, ptr, shape, mask, pas, mt) -> ir.Value:
+    """Fill the tile's own buffer row by row (`ctx.staged`, read by `ops/dot.py`).  The vector
+    returned reads the buffer back for any other use; with none, it folds away."""
+    buf = row_loop.buffer(ctx, shape, T.element(mt), f"dot operand {id(op)}")
+    row_loop.fill(ctx, mem, ptr, shape, mask, pas, buf, rowwise=True)
+    ctx.staged[op.result] = buf
+    return row_loop.read_all(mt, buf, ctx)
 
 
 def _use_flat(aff, shape) -> bool:

@@ -117,9 +117,15 @@ def _mask_piece(ctx, mbuf, at, width):
 
 def load(ctx, mem, ptr, shape, mask, pas, mt, rowwise: bool) -> ir.Value:
     """A tile load as a loop (see the module docstring)."""
+    res = buffer(ctx, shape, T.element(mt), "value")
+    fill(ctx, mem, ptr, shape, mask, pas, res, rowwise)
+    return read_all(mt, res, ctx)
+
+
+def fill(ctx, mem, ptr, shape, mask, pas, res: ir.Value, rowwise: bool) -> None:
+    """Load a tile into the stack buffer `res` (of its shape) one row piece per iteration."""
     from .memory import _masked_load
-    elem = T.element(mt)
-    res = buffer(ctx, shape, elem, "value")
+    elem = ir.MemRefType(res.type).element_type
     c0 = arith.constant(ir.IndexType.get(), 0)
     if mask is not None:
         write_all(pas, res)
@@ -141,7 +147,6 @@ def load(ctx, mem, ptr, shape, mask, pas, mt, rowwise: bool) -> ir.Value:
             row = vector.gather(t, mem, [c0], offs, on, p)
         vector.store(row, res, at)
     for_each_piece(shape, body)
-    return read_all(mt, res, ctx)
 
 
 def store(ctx, mem, ptr, shape, mask, val, rowwise: bool) -> None:
