@@ -29,7 +29,7 @@ def lower_chunked(ctx, plan: ChunkPlan) -> None:
     with ctx.entry_ip:
         for v in plan.kept:
             size = kept_rows(v.type) * plan.block
-            buffers[v] = memref.alloca(ir.MemRefType.get([size], T.value_type(v.type.element)), [], [])
+            buffers[v] = memref.alloca(ir.MemRefType.get([size], T.value_type(v.type.element)), [], [], alignment=64)
     for stage in plan.stages:
         lower_block(ctx, Block(ops=stage.scalars))
         if not stage.ops and not stage.reductions:

@@ -69,7 +69,7 @@ class LoweringContext:
         self.stream_facts = {}      # binding -> "large enough to stream", memref -> address (ops/streaming.py)
         self.loaded_args = frozenset()   # arguments some tt.load reads (ops/streaming.py: no streaming)
         self.load_advance = {}   # id(tt.load) -> elements moved per loop step (analysis/advance.py)
-        self.dot_operands = {}   # id(tt.load) -> operand index of the tt.dot it alone feeds (analysis/dot_operands.py)
+        self.dot_operands = {}   # id(tt.load) -> the tt.dot it alone feeds (analysis/dot_operands.py)
         self.staged = {}         # loaded TTIR value -> the stack buffer holding its tile (ops/dot.py)
 
     # -- values

@@ -13,7 +13,7 @@ from ...triton_frontend.ttir import Function, shape_of, walk_ops
 
 
 def dot_operand_loads(fn: Function) -> dict:
-    """id(tt.load) -> the operand index (0: A, 1: B) of the one 2-D `tt.dot` that uses it."""
+    """id(tt.load) -> the one 2-D `tt.dot` that uses it (as A or B)."""
     uses, defs, dots = Counter(), {}, []
     for block in (fn.blocks or [fn.body]):
         for op in walk_ops(block):
@@ -29,5 +29,5 @@ def dot_operand_loads(fn: Function) -> dict:
             v = dot.operands[i]
             load = defs.get(v)
             if load is not None and load.name == "tt.load" and uses[v] == 1 and len(shape_of(v.type)) == 2:
-                found[id(load)] = i
+                found[id(load)] = dot
     return found

@@ -88,10 +88,15 @@ def dot_product(ctx, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
     return _tile_dot(ctx, a, b, c)
 
 
+def multiply_type(acc_el: ir.Type) -> ir.Type:
+    """The element type the matmul runs in for an accumulator of `acc_el`."""
+    return ir.F32Type.get() if isinstance(acc_el, (ir.F16Type, ir.BF16Type)) else acc_el
+
+
 def _tile_dot(ctx, a, b, c):
     sa, sb = _dims(a.type), _dims(b.type)
     acc_el = T.element(c.type)
-    if isinstance(acc_el, (ir.F16Type, ir.BF16Type)):
+    if multiply_type(acc_el) != acc_el:
         # 16-bit accumulators add in f32 and round once, like an MMA unit: rounding each of K
         # steps to f16 drifted past test_dot3d's 1% tolerance
         wide = _tile_dot(ctx, a, b, arith.extf(T.like(c.type, ir.F32Type.get()), c))

@@ -150,12 +150,19 @@ def _stage_for_dot(ctx, op, ptr, shape, elem, rt) -> bool:
 
 
 def _staged_load(ctx, mem, op, ptr, shape, mask, pas, mt) -> ir.Value:
-    """Fill the tile's own buffer row by row (`ctx.staged`, read by `ops/dot.py`).  The vector
-    returned reads the buffer back for any other use; with none, it folds away."""
+    """Fill the tile's own buffer row by row, widened to the type the matmul multiplies in
+    (`ctx.staged`, read by `ops/dot.py`): converting each element once here is cheaper than
+    in the matmul's inner loop, once per use.  The vector returned reads the buffer back for
+    any other use; with none, it folds away."""
+    from .dot import multiply_type
     buf = row_loop.buffer(ctx, shape, T.element(mt), f"dot operand {id(op)}")
     row_loop.fill(ctx, mem, ptr, shape, mask, pas, buf, rowwise=True)
+    loaded = row_loop.read_all(mt, buf, ctx)
+    wide = multiply_type(T.element(ctx.type_of(ctx.dot_operands[id(op)].result)))
+    if wide != T.element(mt):
+        buf = row_loop.convert(ctx, buf, wide, f"dot operand {id(op)}")
     ctx.staged[op.result] = buf
-    return row_loop.read_all(mt, buf, ctx)
+    return loaded
 
 
 def _use_flat(aff, shape) -> bool:

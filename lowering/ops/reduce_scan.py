@@ -129,7 +129,7 @@ def _sequential_scan(ctx, block, cur, axis, reverse):
     for v in cur:
         elem = T.element(v.type)
         with ctx.entry_ip, ir.Location.unknown():  # at the entry: never an alloca inside a loop
-            buf = memref.alloca(ir.MemRefType.get([n], elem), [], [])
+            buf = memref.alloca(ir.MemRefType.get([n], elem), [], [], alignment=64)
         vector.store(vector.shape_cast(ir.VectorType.get([n], elem), v), buf, [cst(0)])
         bufs.append(buf)
     row_t = [ir.VectorType.get([q_], T.element(v.type)) for v in cur]

@@ -38,7 +38,8 @@ def buffer(ctx, shape, elem: ir.Type, role: str) -> ir.Value:
     key = (tuple(shape), str(elem), role)
     if key not in cache:
         with ctx.entry_ip, ir.Location.unknown():
-            cache[key] = memref.alloca(ir.MemRefType.get(list(shape), elem), [], [])
+            # cache-line aligned: a vector row straddling two lines costs two accesses
+            cache[key] = memref.alloca(ir.MemRefType.get(list(shape), elem), [], [], alignment=64)
     return cache[key]
 
 
@@ -147,6 +148,25 @@ def fill(ctx, mem, ptr, shape, mask, pas, res: ir.Value, rowwise: bool) -> None:
             row = vector.gather(t, mem, [c0], offs, on, p)
         vector.store(row, res, at)
     for_each_piece(shape, body)
+
+
+def convert(ctx, src: ir.Value, elem: ir.Type, role: str) -> ir.Value:
+    """A copy of the stack buffer `src` with its elements widened to `elem` (float or signed int)."""
+    shape = list(ir.MemRefType(src.type).shape)
+    from_el = ir.MemRefType(src.type).element_type
+    dst = buffer(ctx, shape, elem, role)
+
+    def body(idx, piece, width):
+        at = idx + [piece]
+        v = vector.load(ir.VectorType.get([width], from_el), src, at)
+        wide_t = ir.VectorType.get([width], elem)
+        if T.is_float(elem):
+            v = arith.extf(wide_t, v) if T.is_float(from_el) else arith.sitofp(wide_t, v)
+        else:
+            v = arith.extsi(wide_t, v)
+        vector.store(v, dst, at)
+    for_each_piece(shape, body)
+    return dst
 
 
 def store(ctx, mem, ptr, shape, mask, val, rowwise: bool) -> None:

@@ -119,7 +119,7 @@ def _permute(ctx, v: ir.Value, rt: ir.Type, order) -> ir.Value:
     from .memory import _slice1d, _slices
     elem = T.element(v.type)
     with ctx.entry_ip, ir.Location.unknown():
-        buf = memref.alloca(ir.MemRefType.get([n], elem), [], [])
+        buf = memref.alloca(ir.MemRefType.get([n], elem), [], [], alignment=64)
     c0 = arith.constant(ir.IndexType.get(), 0)
     vector.store(vector.shape_cast(ir.VectorType.get([n], elem), v), buf, [c0])
     # output position -> source flat index
@@ -179,7 +179,7 @@ def lower_tt_gather(ctx, op):
     elem = T.element(src.type)
     nsrc = int(np.prod(sshape))
     nout = int(np.prod(ishape))
-    buf = memref.alloca(ir.MemRefType.get([nsrc], elem), [], [])
+    buf = memref.alloca(ir.MemRefType.get([nsrc], elem), [], [], alignment=64)
     c0 = arith.constant(ir.IndexType.get(), 0)
     vector.store(vector.shape_cast(ir.VectorType.get([nsrc], elem), src), buf, [c0])
     # flat source index: coordinates of the output, with idx replacing the axis coordinate

@@ -33,7 +33,9 @@ def test_a_load_used_only_by_the_dot_is_found_and_one_used_twice_is_not():
     a, b, c, s = torch.randn(16, 32), torch.randn(32, 16), torch.empty(16, 16), torch.empty(1)
     loads, found = _loads(shared_b_kernel, a, b, c, s, M=16, N=16, K=32)
     assert len(loads) == 2
-    assert found == {id(loads[0]): 0}
+    assert list(found) == [id(loads[0])]
+    dot = found[id(loads[0])]
+    assert dot.name == "tt.dot" and dot.operands[0] is loads[0].result
 
 
 def test_one_load_as_both_operands_is_not_staged():
