@@ -2,7 +2,7 @@
 
 A plain store of a line the core does not hold first reads it from memory; a non-temporal
 store writes whole lines straight to memory.  For a destination of at least
-`host.streaming_store_min_bytes()` (half the last-level cache) that saves a third of a copy's
+`host.streaming_store_min_bytes()` (half the last-level cache, of at most 128 MiB) that saves a third of a copy's
 traffic, so every full-lane vector store to a kernel binding checks, at run time, the
 binding's size (uniform, decided once per program) and the store's 64-byte alignment, and
 streams when both hold (one scalar test per store).  `tl.store(..., cache_modifier=".cs")`
