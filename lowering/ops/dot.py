@@ -1,14 +1,19 @@
 """`tt.dot`: C += A @ B on one tile, through a pinned `linalg.matmul`.
 
-The operand vectors are written into tensors, multiplied by a
-`linalg.matmul` whose `lowering_config` pins the register tiling (its
+An operand that a load alone feeds was filled into a stack buffer by that load
+(`analysis/dot_operands.py`, `ops/memory.py`) and enters the matmul through
+`iree_codegen.load_from_buffer`; any other operand vector is written into a
+tensor.  A `linalg.matmul` whose `lowering_config` pins the register tiling (its
 distribution level is all zeros: the dispatch is already distributed, one
-Triton program per workgroup), and read back as a vector.  The kernel's
-function then carries the `DoubleTilingExpert` translation_info (see
-`dispatch.py`).  Operands are widened to the accumulator type first, so
-fp16/bf16 x fp16/bf16 -> fp32 and int8 x int8 -> int32 take the same path.
+Triton program per workgroup) multiplies them, and the result is read back as a
+vector.  The kernel's function then carries the `DoubleTilingExpert`
+translation_info (see `dispatch.py`).  Operands are widened to the accumulator
+type first, so fp16/bf16 x fp16/bf16 -> fp32 and int8 x int8 -> int32 take the
+same path.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 from iree.compiler import ir
 from iree.compiler.dialects import arith, scf, tensor, vector
@@ -22,14 +27,14 @@ from .. import host, types as T
 # rows + 1 broadcast (8 x 32 spilled every FMA); on AVX-512 (32 zmm), 8 x 32 is 16
 # accumulators (4 x 16 there leaves 4 dependent chains: half the FMA rate).  K unrolled by 4.
 K_STEP = 4
+TRANSLATION_INFO = "#iree_codegen.translation_info<pipeline = #iree_cpu.pipeline<DoubleTilingExpert>>"
 
 
-def register_tile(vector_bytes: int = None) -> tuple:
+def register_tile(vector_bytes: Optional[int] = None) -> tuple:
     """(rows, cols) of the register tile for 32-bit accumulators on the host's vectors."""
     vb = vector_bytes or host.vector_bytes()
     lanes = max(vb // 4, 4)
     return (8 if vb >= 64 else 4), 2 * lanes
-TRANSLATION_INFO = "#iree_codegen.translation_info<pipeline = #iree_cpu.pipeline<DoubleTilingExpert>>"
 
 
 def _widen(v: ir.Value, elem: ir.Type) -> ir.Value:

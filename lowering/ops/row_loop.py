@@ -7,7 +7,8 @@ to stack buffers shaped like the tile, an `scf.for` moves one piece of a row
 per iteration (a masked load/store for unit-stride rows, else a gather or
 scatter), and the loaded tile is read back with one n-D `vector.load`.  Code
 size no longer grows with the tile.  Buffers are reused per kernel: each use
-is finished before the next begins.
+is finished before the next begins.  A `tt.dot` operand keeps its own buffer
+(`fill`, and `convert` to widen it), which the matmul reads in place.
 """
 from __future__ import annotations
 
