@@ -29,6 +29,7 @@ import struct
 import threading
 import warnings
 import weakref
+from typing import Optional
 
 import torch
 
@@ -215,18 +216,36 @@ class ViewCache:
                 return view, off, flat
             view = self._import(flat.data_ptr(), flat.numel(), flat.element_size(), etype)
         if key is not None:
-            views = self.views
-            if len(views) >= self.SIZE:
-                with self._lock:
-                    for k in list(views)[:self.SIZE // 4]:   # oldest first
-                        views.pop(k, None)
-            entry = Imported(view, off - t.storage_offset())
-            try:
-                entry.watch = weakref.ref(s, functools.partial(self._storage_died, key, entry))
-            except TypeError:
-                pass   # a storage without weak references: its view leaves by age only
-            views[key] = entry
+            self._remember(key, s, view, off - t.storage_offset())
         return view, off, None
+
+    def adopt(self, t: torch.Tensor, key) -> Optional[Imported]:
+        """The entry of `t`'s storage, `key` = (address, bytes, kernel dtype of `t`'s element
+        size), imported from its address alone when not cached yet; None where `bind` must
+        decide.  For a launch path that has already checked `t` (a CPU tensor of an accepted
+        dtype): Inductor's fresh buffers each forward come here instead of the checked path."""
+        hit = self.views.get(key)
+        if hit is not None:
+            return hit
+        imported = self._import_aligned(t, key)
+        if imported is None:
+            return None
+        view, off = imported
+        return self._remember(key, t.untyped_storage(), view, off - t.storage_offset())
+
+    def _remember(self, key, storage, view, delta: int) -> Imported:
+        views = self.views
+        if len(views) >= self.SIZE:
+            with self._lock:
+                for k in list(views)[:self.SIZE // 4]:   # oldest first
+                    views.pop(k, None)
+        entry = Imported(view, delta)
+        try:
+            entry.watch = weakref.ref(storage, functools.partial(self._storage_died, key, entry))
+        except TypeError:
+            pass   # a storage without weak references: its view leaves by age only
+        views[key] = entry
+        return entry
 
     def _import_aligned(self, t: torch.Tensor, key):
         """(view, element offset) of `t`'s storage imported whole, computed from the storage's

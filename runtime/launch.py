@@ -117,8 +117,9 @@ class Launcher:
 
     def _fill(self, key, module, gx, gy, gz, ptrs, words):
         """The cached entry of launch `key`, or None (nothing done) when the general path must run:
-        a storage not imported yet, a grid that is not three positive ints.  `ptrs` holds
-        (storage address, bytes, kernel dtype, storage offset) per pointer; `words` the scalars."""
+        a storage that cannot be imported from its address, a grid that is not three positive
+        ints.  `ptrs` holds (storage address, bytes, kernel dtype, storage offset, tensor) per
+        pointer (the tensor None for the status buffer); `words` the scalars."""
         if type(gx) is not int or type(gy) is not int or type(gz) is not int or min(gx, gy, gz) <= 0:
             return None
         mode = _mode(gx, gy, gz)
@@ -150,13 +151,17 @@ class Launcher:
 
     def _bound_invoke(self, module, ptrs, words, gx, gy, gz):
         """(`invoke` bound to a filled argument list, the views it names) on `module`'s device,
-        or None when a storage is not imported there yet."""
-        lookup = module.views.lookup
+        or None when a storage cannot be imported from its address (the checked path decides)."""
+        cache = module.views
+        lookup = cache.lookup
         views = []
-        for p, n, want, off in ptrs:
-            hit = lookup((p, n, want))
+        for p, n, want, off, t in ptrs:
+            key = (p, n, want)
+            hit = lookup(key)
             if hit is None:
-                return None
+                hit = cache.adopt(t, key) if t is not None else None
+                if hit is None:
+                    return None
             views.append(hit)
         offsets = [ptr[3] + v.delta for v, ptr in zip(views, ptrs)]
         return self._invoke(module, [v.view for v in views], offsets, words, (gx, gy, gz)), views
@@ -369,7 +374,7 @@ def _warm_path(launcher, params, triton=None):
                       f"        {fail}",
                       f"    s = a{i}.untyped_storage()",
                       f"    p{i}, n{i}, o{i} = s.data_ptr(), s.nbytes(), a{i}.storage_offset()"]
-            ptrs.append(f"(p{i}, n{i}, W{i}, o{i})")
+            ptrs.append(f"(p{i}, n{i}, W{i}, o{i}, a{i})")
             key += [f"p{i}", f"n{i}", f"o{i}"]
         elif p.triton_type in ("i32", "i64", "u32", "i16", "i8", "u8", "u16"):
             lines += [f"    if type(a{i}) is not int or not I64_MIN <= a{i} < I64_END:",
@@ -385,7 +390,7 @@ def _warm_path(launcher, params, triton=None):
         # the hidden status buffer is the last pointer; the calling thread's own, always imported
         env["status"], env["WS"] = status, torch.int64
         lines += ["    st = status.ptr, status.nbytes"]
-        ptrs.append("(st[0], st[1], WS, 0)")
+        ptrs.append("(st[0], st[1], WS, 0, None)")
         key += ["st[0]"]
     key += words + ["gx", "gy", "gz"]
     # a filled list is taken out of the cache while in use (dict.pop is atomic): one thread each

@@ -334,9 +334,29 @@ def test_only_a_few_views_of_dead_storages_stay():
     assert kept == keys[-cache.DEAD_KEEP:]   # the most recently dead, in order
 
 
+def test_fresh_buffers_are_imported_on_the_warm_path(counting, monkeypatch):
+    """Inductor allocates its buffers anew each forward: a CPU tensor of the right dtype on new
+    memory is imported from its address by the warm path (once), not by the checked path."""
+    general = []
+    orig = launch.Launcher._run_general
+    monkeypatch.setattr(launch.Launcher, "_run_general", lambda self, *a: (general.append(1), orig(self, *a))[1])
+    n = 2000
+    y = torch.randn(n)
+    _add(torch.randn(n), y, torch.empty(n))
+    general.clear()
+    counting["import"] = 0
+    for i in range(4):
+        x, out = torch.randn(n + 64 * i), torch.full((n + 64 * i,), float("nan"))
+        _add(x[:n], y, out[:n])
+        torch.testing.assert_close(out[:n], x[:n] + y)
+        assert out[n:].isnan().all()
+    # at most one import per new storage (a dead storage's view may still cover reused memory)
+    assert general == [] and 1 <= counting["import"] <= 8
+
+
 def test_new_buffers_run_where_their_shape_was_chosen(monkeypatch):
-    """A launch on buffers not seen before takes the checked path; when its kernel, scalars
-    and grid were already timed, it runs where the chooser put them, not on the workers."""
+    """A launch on buffers not seen before, when its kernel, scalars and grid were already
+    timed, runs where the chooser put them, not on the workers."""
     monkeypatch.setattr(launch, "LAUNCH_MODE", "adaptive")
     where = []
     orig = launch.LoadedModule.waiting
