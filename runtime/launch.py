@@ -125,19 +125,28 @@ class Launcher:
         mode = _mode(gx, gy, gz)
         if mode == "inline":
             module = module._inline or module.inline()
-        task = self._bound_invoke(module, ptrs, words, gx, gy, gz)
-        if task is None:
+        bound = self._bound_views(module, ptrs)
+        if bound is None:
             return None
+        views, offsets = bound
         if len(self._lists) >= 8:
             self._lists.clear()
         # the entry holds the module and the views it names; the key's module stays alive with it
+        grid, raw = (gx, gy, gz), [v.view for v in views]
         if mode != "adaptive":
-            return task[0], key[0], task[1]
-        inline = self._bound_invoke(module._inline or module.inline(), ptrs, words, gx, gy, gz)
+            return self._invoke(module, raw, offsets, words, grid), key[0], views
+        inline_module = module._inline or module.inline()
+        state = self._mode_state(key[0], words, gx, gy, gz)
+        if inline_module.views is module.views:
+            # the same imports serve both devices: each side's list is filled if that side runs
+            task, inline = (_Deferred(functools.partial(self._invoke, m, raw, offsets, words, grid))
+                            for m in (module, inline_module))
+            return [LaunchChooser(task, inline, state=state), key[0], views]
+        inline = self._bound_invoke(inline_module, ptrs, words, gx, gy, gz)
         if inline is None:
             return None
-        state = self._mode_state(key[0], words, gx, gy, gz)
-        return [LaunchChooser(task[0], inline[0], state=state), key[0], task[1], inline[1]]
+        task = self._invoke(module, raw, offsets, words, grid)
+        return [LaunchChooser(task, inline[0], state=state), key[0], views, inline[1]]
 
     def _mode_state(self, module, words, gx, gy, gz) -> "ModeState":
         """The `ModeState` of launches of `module` with these scalars and grid."""
@@ -152,6 +161,15 @@ class Launcher:
     def _bound_invoke(self, module, ptrs, words, gx, gy, gz):
         """(`invoke` bound to a filled argument list, the views it names) on `module`'s device,
         or None when a storage cannot be imported from its address (the checked path decides)."""
+        bound = self._bound_views(module, ptrs)
+        if bound is None:
+            return None
+        views, offsets = bound
+        return self._invoke(module, [v.view for v in views], offsets, words, (gx, gy, gz)), views
+
+    def _bound_views(self, module, ptrs):
+        """(the `Imported` entry of each pointer's storage on `module`'s device, the element offsets),
+        or None when a storage cannot be imported from its address."""
         cache = module.views
         lookup = cache.lookup
         views = []
@@ -163,8 +181,7 @@ class Launcher:
                 if hit is None:
                     return None
             views.append(hit)
-        offsets = [ptr[3] + v.delta for v, ptr in zip(views, ptrs)]
-        return self._invoke(module, [v.view for v in views], offsets, words, (gx, gy, gz)), views
+        return views, [ptr[3] + v.delta for v, ptr in zip(views, ptrs)]
 
     def _invoke(self, module: LoadedModule, views, offsets, scalars, grid):
         """`module`'s host function bound to a freshly filled argument list, with its wait."""
@@ -226,6 +243,20 @@ class Launcher:
             self._status.check(args)
         elif status is not None:
             check_status(self.abi, status, args)
+
+
+class _Deferred:
+    """A call built on its first use: the launch mode a chooser may never pick costs nothing."""
+    __slots__ = ("build", "call")
+
+    def __init__(self, build):
+        self.build, self.call = build, None
+
+    def __call__(self):
+        call = self.call
+        if call is None:
+            call = self.call = self.build()
+        return call()
 
 
 def _cold(module, gx, gy, gz, args) -> bool:

@@ -356,25 +356,28 @@ def test_fresh_buffers_are_imported_on_the_warm_path(counting, monkeypatch):
 
 def test_new_buffers_run_where_their_shape_was_chosen(monkeypatch):
     """A launch on buffers not seen before, when its kernel, scalars and grid were already
-    timed, runs where the chooser put them, not on the workers."""
+    timed, runs where the chooser put them, not on the workers, and fills no argument list
+    for the workers."""
     monkeypatch.setattr(launch, "LAUNCH_MODE", "adaptive")
-    where = []
+    where, filled = [], []
     orig = launch.LoadedModule.waiting
-    monkeypatch.setattr(launch.LoadedModule, "waiting",   # records where each launch runs
-                        lambda self, call: lambda: (where.append(self.on_workers), orig(self, call)())[1])
+    monkeypatch.setattr(launch.LoadedModule, "waiting",   # records where each filled list runs
+                        lambda self, call: (filled.append(self.on_workers),
+                                            lambda: (where.append(self.on_workers), orig(self, call)())[1])[1])
     monkeypatch.setattr(launch.ModeState, "__init__", _inline_state)
     n = 3000 + 64 * 7
     x, y = torch.randn(n), torch.randn(n)
     out = torch.empty(n)
     _add(x, y, out, 128)                      # compiles, and times nothing: the state is set
     torch.testing.assert_close(out, x + y)
-    del where[:]
+    del where[:], filled[:]
     for _ in range(3):
         out = torch.full((n,), float("nan"))   # a new storage each time
         x = torch.randn(n)
         _add(x, y, out, 128)
         torch.testing.assert_close(out, x + y)
-    assert where and not any(where)           # every checked launch ran inline
+    assert len(where) == 3 and not any(where)   # every launch ran inline
+    assert filled == [False] * 3
 
 
 def _inline_state(self, left):
