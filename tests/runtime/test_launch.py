@@ -371,9 +371,11 @@ def test_new_buffers_run_where_their_shape_was_chosen(monkeypatch):
     _add(x, y, out, 128)                      # compiles, and times nothing: the state is set
     torch.testing.assert_close(out, x + y)
     del where[:], filled[:]
+    alive = []   # so that each launch's storages are at addresses no earlier launch used
     for _ in range(3):
         out = torch.full((n,), float("nan"))   # a new storage each time
         x = torch.randn(n)
+        alive.append((x, out))
         _add(x, y, out, 128)
         torch.testing.assert_close(out, x + y)
     assert len(where) == 3 and not any(where)   # every launch ran inline
