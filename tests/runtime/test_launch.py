@@ -345,8 +345,10 @@ def test_fresh_buffers_are_imported_on_the_warm_path(counting, monkeypatch):
     _add(torch.randn(n), y, torch.empty(n))
     general.clear()
     counting["import"] = 0
+    alive = []   # distinct storages, so that every launch is on memory it has not seen
     for i in range(4):
         x, out = torch.randn(n + 64 * i), torch.full((n + 64 * i,), float("nan"))
+        alive.append((x, out))
         _add(x[:n], y, out[:n])
         torch.testing.assert_close(out[:n], x[:n] + y)
         assert out[n:].isnan().all()
