@@ -45,6 +45,18 @@ def test_masked_tiles_staged_for_the_dot_keep_their_padding(dtype):
     torch.testing.assert_close(c, ref, atol=tol * K, rtol=tol)
 
 
+def test_a_tall_result_tile_is_stored_by_rows_in_a_loop():
+    """A 128-row result tile (more rows than stores unroll) lands right, masked edges included."""
+    M, N, K = 150, 40, 24
+    a, b = torch.randn(M, K), torch.randn(K, N)
+    c = torch.full((M, N), -1.0)
+    masked_matmul_kernel[(triton.cdiv(M, 128), triton.cdiv(N, 32))](a, b, c, M, N, K, PAD=0.0,
+                                                                      BM=128, BN=32, BK=16)
+    torch.testing.assert_close(c, a @ b, atol=1e-4, rtol=1e-4)
+    mlir = lower(capture_jit(masked_matmul_kernel, a, b, c, M, N, K, PAD=0.0, BM=128, BN=32, BK=16)).mlir
+    assert mlir.count("vector.maskedstore") == 1    # one row store in a loop, not 128 unrolled
+
+
 def test_loads_feeding_only_the_dot_are_multiplied_from_stack_buffers():
     """No block vector of A or B is written into the matmul's operand tensors: both come
     from the buffers the loads filled."""
