@@ -66,3 +66,25 @@ def test_loads_feeding_only_the_dot_are_multiplied_from_stack_buffers():
     assert "vector<32x16xf32>, tensor<32x16xf32>" not in mlir
     assert "vector<16x32xf32>, tensor<16x32xf32>" not in mlir
 
+
+
+@triton.jit
+def invariant_a_kernel(a_ptr, b_ptr, c_ptr, R: tl.constexpr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    # A is loaded once, before the loop; each step multiplies it by another B slab
+    rm, rn, rk = tl.arange(0, M), tl.arange(0, N), tl.arange(0, K)
+    a = tl.load(a_ptr + rm[:, None] * K + rk[None, :])
+    acc = tl.zeros([M, N], dtype=tl.float32)
+    for r in range(R):
+        b = tl.load(b_ptr + r * K * N + rk[:, None] * N + rn[None, :])
+        acc += tl.dot(a, b)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc)
+
+
+def test_a_tile_loaded_before_the_loop_serves_every_step():
+    a, b = torch.randn(32, 16).to(torch.bfloat16), torch.randn(3, 16, 32).to(torch.bfloat16)
+    c = torch.empty(32, 32)
+    invariant_a_kernel[(1,)](a, b, c, R=3, M=32, N=32, K=16)
+    ref = sum(a.float() @ b[r].float() for r in range(3))
+    torch.testing.assert_close(c, ref, atol=1e-3, rtol=1e-3)
+    mlir = lower(capture_jit(invariant_a_kernel, a, b, c, R=3, M=32, N=32, K=16)).mlir
+    assert mlir.count("iree_codegen.load_from_buffer") == 2   # both operands staged
