@@ -37,7 +37,8 @@ def register_tile(vector_bytes: Optional[int] = None) -> tuple:
     return (8 if vb >= 64 else 4), 2 * lanes
 
 
-def _widen(v: ir.Value, elem: ir.Type) -> ir.Value:
+def widen(v: ir.Value, elem: ir.Type) -> ir.Value:
+    """`v` (scalar or vector) with its elements widened to `elem` (integers as signed)."""
     if T.element(v.type) == elem:
         return v
     t = T.like(v.type, elem)
@@ -118,13 +119,13 @@ def _tile_dot(ctx, a, b, c):
 
 
 def _operand_tensor(v: ir.Value, acc_el: ir.Type) -> ir.Value:
-    """A matmul operand: a staged tile's buffer as a tensor (the matmul widens its elements
-    itself), or a vector widened to `acc_el` and written into a tensor."""
+    """A matmul operand: a staged tile's buffer as a tensor (widened when it was filled), or a
+    vector widened to `acc_el` and written into a tensor."""
     if isinstance(v.type, ir.MemRefType):
         from iree.compiler.dialects import _iree_codegen_ops_gen as codegen
         t = ir.RankedTensorType.get(list(_dims(v.type)), _elem(v.type))
         return codegen.LoadFromBufferOp(t, v).result
-    return _to_tensor(_widen(v, acc_el))
+    return _to_tensor(widen(v, acc_el))
 
 
 def _matmul(ta: ir.Value, tb: ir.Value, tc: ir.Value):
@@ -139,7 +140,7 @@ def _matmul(ta: ir.Value, tb: ir.Value, tc: ir.Value):
     op = linalg_ops.MatmulOp([tc.type], [ta, tb], [tc])
     block = op.regions[0].blocks.append(_elem(ta.type), _elem(tb.type), elem)
     with ir.InsertionPoint(block):
-        x, y, acc = (_widen(arg, elem) for arg in block.arguments)
+        x, y, acc = (widen(arg, elem) for arg in block.arguments)
         if T.is_float(elem):
             total = arith.addf(acc, arith.mulf(x, y))
         else:

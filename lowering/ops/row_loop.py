@@ -152,20 +152,15 @@ def fill(ctx, mem, ptr, shape, mask, pas, res: ir.Value, rowwise: bool) -> None:
 
 
 def convert(ctx, src: ir.Value, elem: ir.Type, role: str) -> ir.Value:
-    """A copy of the stack buffer `src` with its elements widened to `elem` (float or signed int)."""
+    """A copy of the stack buffer `src` with its elements widened to `elem` (`dot.widen`)."""
+    from .dot import widen
     shape = list(ir.MemRefType(src.type).shape)
     from_el = ir.MemRefType(src.type).element_type
     dst = buffer(ctx, shape, elem, role)
 
     def body(idx, piece, width):
         at = idx + [piece]
-        v = vector.load(ir.VectorType.get([width], from_el), src, at)
-        wide_t = ir.VectorType.get([width], elem)
-        if T.is_float(elem):
-            v = arith.extf(wide_t, v) if T.is_float(from_el) else arith.sitofp(wide_t, v)
-        else:
-            v = arith.extsi(wide_t, v)
-        vector.store(v, dst, at)
+        vector.store(widen(vector.load(ir.VectorType.get([width], from_el), src, at), elem), dst, at)
     for_each_piece(shape, body)
     return dst
 
