@@ -68,6 +68,11 @@ class KernelAbi:
                          tuple(tuple(x) for x in d.get("sites", ())), d.get("print_records", 0))
 
 
+# The host functions end in nine integers, workgroups, program offsets and grid, each (x, y, z)
+# (lowering/grid.py); the one named with ASYNC_SUFFIX then takes a fence it signals when done.
+HOST_GRID_WORDS = 9
+ASYNC_SUFFIX = "_async"
+
 # A hidden trailing pointer parameter: an i64 buffer where the kernel reports
 # failed device asserts, out-of-bounds accesses and device_print records.
 STATUS_PARAM = "__turbine_status"

@@ -54,6 +54,7 @@ class LoweringContext:
         self.loc = None
         self.written_args = set()
         self.entry_ip = None
+        self.grid_args = ()         # the dispatch's grid operands (lowering/grid.py)
         self.checks = []
         self.uses_linalg = False
         self.status_arg = None      # index of the hidden status buffer argument

@@ -1,9 +1,11 @@
 """Build the IREE module of one kernel: a `stream.executable` plus a host function.
 
 Each Triton program is one workgroup; the export's count region returns the
-grid unchanged.  The host function `launch` imports every argument's storage
-(written ones with `consume`), dispatches once, aliases the written results
-back onto the caller's buffers and waits on a fence, so nothing is copied.
+workgroup count unchanged.  The host function `launch` imports every argument's
+storage (written ones with `consume`), dispatches once, aliases the written
+results back onto the caller's buffers and waits on a fence, so nothing is
+copied.  `launch_async` does the same but signals the caller's fence instead of
+waiting, so the caller can run other programs of the grid meanwhile.
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from iree.compiler import ir
 from iree.compiler.dialects import arith, builtin, flow, func, hal, stream, util
 
 from ..triton_frontend.ttir import Argument, Function, PtrType, ScalarType, Value, walk_ops
+from . import grid
 from . import types as T
-from .abi import STATUS_PARAM, KernelAbi, abi_from_signature, push_constant_type
+from .abi import (ASYNC_SUFFIX, HOST_GRID_WORDS, STATUS_PARAM, KernelAbi, abi_from_signature,
+                  push_constant_type)
 
 # device_print records kept per launch; later ones are dropped (and counted)
 PRINT_RECORDS = 4096
@@ -132,8 +136,18 @@ def _with_status_param(fn: Function, signature: dict):
 
 
 def emit_host_function(kernel: EmittedKernel):
-    """`util.func @launch(buffer views..., offsets..., scalars..., gx, gy, gz)` at the current insertion point."""
-    _build_host(kernel.fn, kernel.abi, kernel.written_args, kernel.executable)
+    """The host functions at the current insertion point:
+
+    * `@launch(buffer views..., element offsets..., scalars..., workgroups x y z, program
+      offsets x y z, grid x y z)` dispatches the workgroups (the programs from the offsets on of a
+      grid of the given size; see `lowering/grid.py`) and waits for them;
+    * `@launch_async(the same..., signal fence)` dispatches and returns; the fence is signalled
+      once the dispatch is done.  A caller runs other programs of the same grid meanwhile.
+    """
+    name = kernel.abi.host_function
+    _build_host(kernel.fn, kernel.abi, kernel.written_args, kernel.executable, name, signal=False)
+    _build_host(kernel.fn, kernel.abi, kernel.written_args, kernel.executable, name + ASYNC_SUFFIX,
+                signal=True)
 
 
 def _full_signature(fn: Function, signature: dict) -> dict:
@@ -163,11 +177,13 @@ def _build_kernel(lctx: LoweringContext, fn: Function, inner):
     scalar_args = [i for i, a in enumerate(fn.args) if not isinstance(a.value.type, PtrType)]
     from ..triton_frontend.signature import triton_type
     arg_types += [push_constant_type(triton_type(fn.args[i].value.type)) for i in scalar_args]
+    arg_types += grid.operand_types()
     with ir.InsertionPoint(inner.body):
         f = func.FuncOp(fn.name, ir.FunctionType.get(arg_types, []))
         entry = f.add_entry_block()
     with ir.InsertionPoint(entry):
         args = list(entry.arguments)
+        lctx.grid_args = args[-grid.GRID_OPERANDS:]
         nptr = len(ptr_args)
         sizes = [arith.index_cast(idx, args[nptr + 2 * j]) for j in range(nptr)]
         # memref views are created lazily, but always here at the entry
@@ -211,23 +227,30 @@ def _chunking_enabled() -> bool:
     return os.environ.get("TURBINE_TRITON_CHUNKING", "1") != "0"
 
 
-def _build_host(fn: Function, abi: KernelAbi, written_args: set, executable: str):
+def _build_host(fn: Function, abi: KernelAbi, written_args: set, executable: str, name: str,
+                signal: bool):
+    """`util.func @name`: import, dispatch, alias back; then wait (or, with `signal`, signal the
+    caller's fence, its last argument, and return at once)."""
     ptr_args = _pointer_args(fn)
     scalar_args = [i for i, a in enumerate(fn.args) if not isinstance(a.value.type, PtrType)]
     bv_t = ir.Type.parse("!hal.buffer_view")
+    fence_t = ir.Type.parse("!hal.fence")
     i64 = ir.IntegerType.get_signless(64)
     idx = ir.IndexType.get()
-    n_in = len(ptr_args) * 2 + len(scalar_args) + 3
-    ftype = ir.FunctionType.get([bv_t] * len(ptr_args) + [i64] * (n_in - len(ptr_args)), [])
-    host = util.FuncOp(abi.host_function, ir.TypeAttr.get(ftype))
+    n_in = len(ptr_args) * 2 + len(scalar_args) + HOST_GRID_WORDS
+    inputs = [bv_t] * len(ptr_args) + [i64] * (n_in - len(ptr_args)) + ([fence_t] if signal else [])
+    ftype = ir.FunctionType.get(inputs, [])
+    host = util.FuncOp(name, ir.TypeAttr.get(ftype))
     host.attributes["iree.abi.stub"] = ir.UnitAttr.get()
     block = host.body.blocks.append(*ftype.inputs)
     with ir.InsertionPoint(block):
         a = list(block.arguments)
+        signal_fence = a.pop() if signal else None
         nptr = len(ptr_args)
         views, offsets = a[:nptr], a[nptr:2 * nptr]
         scalars = a[2 * nptr:2 * nptr + len(scalar_args)]
-        grid = [arith.index_cast(idx, g) for g in a[-3:]]
+        words = a[-HOST_GRID_WORDS:]
+        workgroups = [arith.index_cast(idx, g) for g in words[:3]]
         tensors, dims, written = [], [], []
         for j, i in enumerate(ptr_args):
             elem = T.memory_scalar(fn.args[i].value.type.pointee)
@@ -246,20 +269,26 @@ def _build_host(fn: Function, abi: KernelAbi, written_args: set, executable: str
         for j, i in enumerate(scalar_args):
             want = push_constant_type(_ttype(fn.args[i].value.type))
             operands.append(_from_i64(scalars[j], want))
+        operands += grid.operands(words[3:6], words[6:9])
         if not written:
+            if signal:
+                hal.FenceSignalOp(signal_fence)
             util.ReturnOp([])
             return
         result_types = [tensors[j].type for j in written]
         entry = ir.ArrayAttr.get([ir.SymbolRefAttr.get([executable, fn.name])])
         tied = ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IndexType.get(), j) for j in written])
-        d = flow.DispatchOp(result_types, grid, entry, operands, dims, [dims[j] for j in written],
+        d = flow.DispatchOp(result_types, workgroups, entry, operands, dims, [dims[j] for j in written],
                             tied_operands=tied)
         aliased = []
         for r, j in zip(d.results, written):
             aliased.append(hal.TensorAliasOp(r, [dims[j]], views[j], results=[r.type]).result)
+        if signal:
+            hal.TensorBarrierOp([x.type for x in aliased], aliased, signal_fence)
+            util.ReturnOp([])
+            return
         c0 = arith.constant(idx, 0)
         dev = hal.DevicesGetOp(c0, results=[ir.Type.parse("!hal.device")]).result
-        fence_t = ir.Type.parse("!hal.fence")
         fence = hal.FenceCreateOp(dev, hal.FenceFlagBitfield.None_, results=[fence_t]).result
         hal.TensorBarrierOp([x.type for x in aliased], aliased, fence)
         tmo = arith.constant(ir.IntegerType.get_signless(32), -1)

@@ -33,6 +33,7 @@ from iree.compiler import ir
 from iree.compiler.dialects import arith, flow, tensor
 from iree.compiler.extras.fx_importer import FxImporter, GraphNodeImporter
 
+from ..lowering import grid as kernel_grid
 from ..lowering.abi import push_constant_type
 from ..lowering.context import to_location
 from ..runtime.errors import TurbineTritonError
@@ -204,6 +205,7 @@ class TritonGraphNodeImporter(GraphNodeImporter):
                 want = push_constant_type(captured.signature[sig_runtime[i]])
                 operands.append(self._scalar(loc, by_name[sig_runtime[i]], want))
             workload = [self._index(loc, g) for g in grid]
+            operands += kernel_grid.whole_grid(workload)
 
             written = sorted(j for j, i in enumerate(ptr_idx) if i in emitted.written_args)
             result_types = [flats[j].type for j in written]

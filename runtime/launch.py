@@ -186,10 +186,11 @@ class Launcher:
     def _invoke(self, module: LoadedModule, views, offsets, scalars, grid):
         """`module`'s host function bound to a freshly filled argument list, with its wait."""
         rt = self._rt
-        arg_list = rt.VmVariantList(len(views) + len(offsets) + len(scalars) + 3)
+        arg_list = rt.VmVariantList(len(views) + len(offsets) + len(scalars) + 9)
         for v in views:
             arg_list.push_ref(v)
-        for w in (*offsets, *scalars, *grid):
+        # the whole grid: its workgroups, no program offset, its size (lowering/grid.py)
+        for w in (*offsets, *scalars, *grid, 0, 0, 0, *grid):
             arg_list.push_int(w)
         return module.waiting(functools.partial(module.context.invoke, module.function, arg_list,
                                                 rt.VmVariantList(0)))

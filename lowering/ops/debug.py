@@ -9,8 +9,9 @@ launcher reads the buffer after the launch and raises or prints in Python.
 from __future__ import annotations
 
 from iree.compiler import ir
-from iree.compiler.dialects import arith, memref, scf, stream, vector
+from iree.compiler.dialects import arith, memref, scf, vector
 
+from .. import grid
 from ..abi import PRINT_RECORD_WORDS, STATUS_HEADER_WORDS
 from ..errors import LoweringError
 from ..registry import lowers
@@ -45,10 +46,9 @@ def _idx(v: int) -> ir.Value:
     return arith.constant(ir.IndexType.get(), v)
 
 
-def _program_ids():
+def _program_ids(ctx):
     i64 = ir.IntegerType.get_signless(64)
-    return [arith.index_cast(i64, stream.DispatchWorkgroupIDOp(d, results=[ir.IndexType.get()]).result)
-            for d in range(3)]
+    return [grid.cast(grid.program_id(ctx.grid_args, d), i64) for d in range(3)]
 
 
 def report_failure(ctx, site: int, failed: ir.Value, index: ir.Value):
@@ -60,7 +60,7 @@ def report_failure(ctx, site: int, failed: ir.Value, index: ir.Value):
     with ir.InsertionPoint(if_op.then_block):
         memref.store(_i64(ctx, site), mem, [_idx(0)])
         memref.store(ctx.i64(index), mem, [_idx(1)])
-        for d, pid in enumerate(_program_ids()):
+        for d, pid in enumerate(_program_ids(ctx)):
             memref.store(pid, mem, [_idx(2 + d)])
         scf.YieldOp([])
 
@@ -114,7 +114,7 @@ def lower_tt_print(ctx, op):
     ctx.has_prints = True
     from ..dispatch import PRINT_RECORDS
     mem = _status(ctx)
-    pids = _program_ids()
+    pids = _program_ids(ctx)
     for operand in op.operands:
         v = ctx.get(operand)
         kind = "print_f" if T.is_float(v.type) else "print_i"

@@ -22,6 +22,7 @@ from ..abi import abi_from_signature, push_constant_type
 from ..context import to_location
 from ..dispatch import EXECUTABLE, EmittedKernel, executable_shell
 from ..errors import LoweringError, UnsupportedOp
+from .. import grid
 from .. import types as T
 
 # pipeline attribute per GPU target family
@@ -59,6 +60,7 @@ class SimtContext:
         self.memrefs = {}
         self.written_args = set()
         self.lane = None
+        self.grid_args = ()   # the dispatch's grid operands (lowering/grid.py)
 
     def bind(self, v, lowered):
         self.values[v] = lowered
@@ -119,6 +121,7 @@ def _build(ctx: SimtContext, fn: Function, inner, threads: int, pipeline: str):
     idx = ir.IndexType.get()
     arg_types = [binding_t] * len(ptr_args) + [i64, i64] * len(ptr_args)
     arg_types += [push_constant_type(triton_type(fn.args[i].value.type)) for i in scalar_args]
+    arg_types += grid.operand_types()
     with ir.InsertionPoint(inner.body):
         f = func.FuncOp(fn.name, ir.FunctionType.get(arg_types, []))
         f.attributes["translation_info"] = ir.Attribute.parse(
@@ -126,6 +129,7 @@ def _build(ctx: SimtContext, fn: Function, inner, threads: int, pipeline: str):
         entry = f.add_entry_block()
     with ir.InsertionPoint(entry):
         args = list(entry.arguments)
+        ctx.grid_args = args[-grid.GRID_OPERANDS:]
         nptr = len(ptr_args)
         c0 = arith.constant(idx, 0)
         for j, i in enumerate(ptr_args):
@@ -220,17 +224,14 @@ def _cmp(ctx, op):
     ctx.bind(op.result, _create(op.name, _scalar_type(op.result.type), [a, b], attrs))
 
 
-_AXES = {"x": 0, "y": 1, "z": 2}
-
-
 def _program_id(ctx, op):
-    wid = stream.DispatchWorkgroupIDOp(_AXES[op.extra.get("keyword", "x")], results=[ir.IndexType.get()]).result
-    ctx.bind(op.result, arith.index_cast(_scalar_type(op.result.type), wid))
+    pid = grid.program_id(ctx.grid_args, grid.AXES[op.extra.get("keyword", "x")])
+    ctx.bind(op.result, grid.cast(pid, _scalar_type(op.result.type)))
 
 
 def _num_programs(ctx, op):
-    n = stream.DispatchWorkgroupCountOp(_AXES[op.extra.get("keyword", "x")], results=[ir.IndexType.get()]).result
-    ctx.bind(op.result, arith.index_cast(_scalar_type(op.result.type), n))
+    n = grid.num_programs(ctx.grid_args, grid.AXES[op.extra.get("keyword", "x")])
+    ctx.bind(op.result, grid.cast(n, _scalar_type(op.result.type)))
 
 
 def _make_range(ctx, op):
