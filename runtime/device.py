@@ -58,8 +58,8 @@ def _config(driver: str):
     """The `iree.runtime.Config` for `driver`, created once per process.
 
     local-task defaults to one worker per physical core; we ask for one per
-    available core so every core runs workgroups (`TURBINE_TRITON_THREADS` overrides the
-    count), each pinned to its core unless `TURBINE_TRITON_PIN=0` (see `topology_flags`), with a
+    available core so every core runs workgroups, less the one the calling thread takes in split
+    launches (`default_workers`; `TURBINE_TRITON_THREADS` overrides the count), each pinned to its core unless `TURBINE_TRITON_PIN=0` (see `topology_flags`), with a
     scheduler slice of `TURBINE_TRITON_WORKER_SLICE_US` (100 us; see `sched.py`).
     """
     import iree.runtime as rt
@@ -67,7 +67,7 @@ def _config(driver: str):
     with _lock:
         if driver == "local-task":
             cpus = allowed_cpus()
-            workers = int(os.environ.get("TURBINE_TRITON_THREADS", len(cpus)))
+            workers = int(os.environ.get("TURBINE_TRITON_THREADS", default_workers(len(cpus))))
             pin = os.environ.get("TURBINE_TRITON_PIN", "1") != "0"
             rt.flags.parse_flags(*topology_flags(workers, cpus, pin),
                                  f"--task_worker_stack_size={WORKER_STACK}")
@@ -79,6 +79,13 @@ def _config(driver: str):
                     sched.set_slice(tid, WORKER_SLICE_US * 1000)
             return config
         return rt.Config(driver)
+
+
+def default_workers(cores: int) -> int:
+    """IREE workers for `cores` cores: one per core, less the calling thread's when launches are
+    split between it and the workers (`runtime/split.py`)."""
+    from . import split
+    return cores - 1 if split.ENABLED and cores > 1 else cores
 
 
 def worker_threads(driver: str = DEFAULT_DRIVER) -> set:

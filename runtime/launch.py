@@ -13,7 +13,8 @@ import struct
 
 import torch
 
-from ..lowering.abi import KernelAbi
+from ..lowering.abi import ASYNC_SUFFIX, KernelAbi
+from . import split
 from .binding import _SIGNLESS, _SUPPORTED, TORCH_DTYPES, check_tensor, scalar_word, unwrap, view_cache
 from .device import DEFAULT_DRIVER, get_config
 from .errors import ArgumentError
@@ -51,6 +52,8 @@ class LoadedModule:
         hal = rt.create_hal_module(config.vm_instance, config.device)
         self.context = rt.VmContext(config.vm_instance, modules=[hal, self.vm_module])
         self.function = self.vm_module.lookup_function(host_function)
+        # the variant that signals a fence instead of waiting (split launches; runtime/split.py)
+        self.async_function = self.vm_module.lookup_function(host_function + ASYNC_SUFFIX)
         self.views = view_cache(self.device)
 
     def waiting(self, call):
@@ -85,6 +88,7 @@ class Launcher:
         self.module = module if module is not None else LoadedModule(vmfb, abi.host_function)
         self._params = abi.user_params
         self._has_status = abi.has_status
+        self._writes = any(p.written for p in abi.pointers)
         # kernels with checks but no prints keep a status buffer per thread; prints need a fresh one
         self._status = ThreadStatus(abi) if abi.has_status and not abi.print_records else None
         # launch key -> (call, module, views); in "adaptive" mode call is a LaunchChooser and the
@@ -141,12 +145,28 @@ class Launcher:
             # the same imports serve both devices: each side's list is filled if that side runs
             task, inline = (_Deferred(functools.partial(self._invoke, m, raw, offsets, words, grid))
                             for m in (module, inline_module))
+            if self._splits(module, grid):
+                task = _Deferred(functools.partial(self._split, module, inline_module, raw,
+                                                   (*offsets, *words), grid, state))
             return [LaunchChooser(task, inline, state=state), key[0], views]
         inline = self._bound_invoke(inline_module, ptrs, words, gx, gy, gz)
         if inline is None:
             return None
         task = self._invoke(module, raw, offsets, words, grid)
         return [LaunchChooser(task, inline[0], state=state), key[0], views, inline[1]]
+
+    def _splits(self, module: LoadedModule, grid) -> bool:
+        """Whether launches of `grid` on `module` are split between the calling thread and the
+        workers (`runtime/split.py`): kernels that write memory (the others dispatch nothing),
+        have no status buffer, on the task system, with more than one program."""
+        return (split.ENABLED and module.on_workers and module.async_function is not None
+                and self._writes and not self._has_status and grid[0] * grid[1] * grid[2] > 1)
+
+    def _split(self, module, inline_module, refs, words, grid, state):
+        """A `SplitCall` of one launch, balanced with the other launches of its shape."""
+        if state.balance is None:
+            state.balance = split.Balance(grid[split.split_axis(grid)])
+        return split.SplitCall(module, inline_module, refs, words, grid, state.balance)
 
     def _mode_state(self, module, words, gx, gy, gz) -> "ModeState":
         """The `ModeState` of launches of `module` with these scalars and grid."""
@@ -237,8 +257,12 @@ class Launcher:
         if also is not None:
             # new buffers, a shape that may have been timed already: its chooser runs it (and
             # goes on timing it when every launch of it sees new buffers)
-            inline = self._invoke(module.inline(), also_views, offsets, scalars, g)
-            call = LaunchChooser(call, inline, state=self._mode_state(shape_module, scalars, *g))
+            inline_module = module.inline()
+            inline = self._invoke(inline_module, also_views, offsets, scalars, g)
+            state = self._mode_state(shape_module, scalars, *g)
+            if also is cache and self._splits(module, g):
+                call = self._split(module, inline_module, views, (*offsets, *scalars), g, state)
+            call = LaunchChooser(call, inline, state=state)
         call()
         if self._status is not None:
             self._status.check(args)
@@ -277,10 +301,11 @@ class ModeState:
     thread runs it, how many calls the choice still holds for, and the probe times so far.
     Shared by the launches of that shape on different buffers, so Inductor's fresh buffers
     each forward do not restart the probing."""
-    __slots__ = ("inline", "left", "times")
+    __slots__ = ("inline", "left", "times", "balance")
 
     def __init__(self, left: int):
         self.inline, self.left, self.times = False, left, ([], [])
+        self.balance = None   # the split launches' `split.Balance`
 
 
 class LaunchChooser:
