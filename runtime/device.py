@@ -59,8 +59,9 @@ def _config(driver: str):
 
     local-task defaults to one worker per physical core; we ask for one per
     available core so every core runs workgroups, less the one the calling thread takes in split
-    launches (`default_workers`; `TURBINE_TRITON_THREADS` overrides the count), each pinned to its core unless `TURBINE_TRITON_PIN=0` (see `topology_flags`), with a
-    scheduler slice of `TURBINE_TRITON_WORKER_SLICE_US` (100 us; see `sched.py`).
+    launches (`default_workers`; `TURBINE_TRITON_THREADS` overrides the count), each pinned to its
+    core unless `TURBINE_TRITON_PIN=0` (see `topology_flags`), with a scheduler slice of
+    `TURBINE_TRITON_WORKER_SLICE_US` (100 us; see `sched.py`).
     """
     import iree.runtime as rt
     _quiet_teardown()
