@@ -43,10 +43,12 @@ class Placement:
     and re-pinned when the caller moves (`sched_getcpu` each launch, a syscall only on a move)."""
 
     def __init__(self):
-        self.cpu, self.getcpu = None, _getcpu()
+        self.cpu, self.getcpu = None, False   # looked up on first use, not at import
 
     def __call__(self):
         getcpu = self.getcpu
+        if getcpu is False:
+            getcpu = self.getcpu = _getcpu()
         if getcpu is None:
             return
         cpu = getcpu()

@@ -5,6 +5,7 @@ caller's memory in place, whatever share of the grid the calling thread takes.  
 numpy's enumeration of the grid and against torch.
 """
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from turbine_triton.runtime import launch, split
+from turbine_triton.runtime import device, launch, split
 
 
 @triton.jit
@@ -46,6 +47,8 @@ def _expected_ids(grid):
 @pytest.fixture
 def forced_split(monkeypatch):
     """Every multi-program launch split, with the calling thread's share set by the test."""
+    device.get_config()   # the workers as configured for this process, not for split launches
+    pinned = {tid: os.sched_getaffinity(tid) for tid in device.worker_threads()}
     monkeypatch.setattr(split, "ENABLED", True)
     monkeypatch.setattr(launch, "LAUNCH_MODE", "adaptive")
     monkeypatch.setattr(launch.LaunchChooser, "__call__", lambda self: self.calls[0]())
@@ -60,7 +63,11 @@ def forced_split(monkeypatch):
         return orig(self)
     shares = []
     monkeypatch.setattr(split.SplitCall, "__call__", call)
-    return shares, ran
+    yield shares, ran
+    # split launches pin the workers away from the caller; the other tests expect the device's own
+    for tid, cpus in pinned.items():
+        os.sched_setaffinity(tid, cpus)
+    split.place_workers.cpu = None
 
 
 @pytest.mark.parametrize("grid", [(7, 1, 1), (3, 5, 1), (2, 3, 4), (1, 1, 6)])
@@ -126,3 +133,16 @@ def test_balance_moves_work_to_the_side_that_finished_last():
     for _ in range(1000):
         b.update(caller_waited=True)
     assert b.share == 99
+
+
+def test_workers_are_kept_off_the_calling_threads_core(forced_split):
+    if len(device.allowed_cpus()) < 2 or not hasattr(os, "sched_getaffinity"):
+        pytest.skip("needs two CPUs and Linux affinity")
+    n = 4096
+    x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)
+    scale_add_kernel[(8,)](x, y, out, n, 2.0, BLOCK=512)
+    torch.testing.assert_close(out, 2.0 * x + y)
+    caller = split.place_workers.cpu
+    assert caller in device.allowed_cpus()
+    for tid in device.worker_threads():
+        assert caller not in os.sched_getaffinity(tid)
