@@ -146,3 +146,33 @@ def test_workers_are_kept_off_the_calling_threads_core(forced_split):
     assert caller in device.allowed_cpus()
     for tid in device.worker_threads():
         assert caller not in os.sched_getaffinity(tid)
+
+
+@triton.jit
+def reads_only_kernel(x_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.load(x_ptr + offs, mask=offs < n)
+
+
+def test_async_launch_of_a_kernel_that_writes_nothing_still_signals():
+    """A module whose kernel stores nothing dispatches nothing; its `launch_async` must still
+    signal the caller's fence, or a caller waiting on it would hang."""
+    import iree.runtime as rt
+    from turbine_triton.runtime.compile import compile_kernel
+    from turbine_triton.triton_frontend.capture import capture_jit
+    x = torch.randn(100)
+    compiled = compile_kernel(capture_jit(reads_only_kernel, x, 100, BLOCK=64))
+    launcher = launch.Launcher(compiled.abi, vmfb=compiled.vmfb)
+    module = launcher.module
+    assert module.async_function is not None and not launcher._writes
+    view, offset, _owner = module.views.bind(x, "x_ptr", "reads_only_kernel", "*fp32")
+    sem = module.device.create_semaphore(0)
+    fence = rt.HalFence.create_at(sem, 1)
+    args = rt.VmVariantList(14)
+    args.push_ref(view)
+    for w in (offset, 100, 2, 1, 1, 0, 0, 0, 2, 1, 1):
+        args.push_int(w)
+    args.push_ref(fence)
+    module.context.invoke(module.async_function, args, rt.VmVariantList(0))
+    assert fence.wait(timeout=5_000_000_000)
+    assert sem.query() >= 1
