@@ -18,7 +18,16 @@ PEAK_SIZES = {
     "quick": (1 << 25, 2048, 1024, 4096),
     "tiny": (1 << 16, 64, 8, 16),
 }
-FMA_BLOCK = 32   # two chains of 32 lanes = 8 independent AVX2 FMAs: fills both pipes
+
+
+def fma_block() -> int:
+    """Lanes per program of the FMA probe: two chains of this many lanes must hold enough
+    independent vector FMAs to cover the FMA latency on every pipe (about 8 in flight) and
+    still fit the register file: 8 of AVX2's 16 ymm, 16 of AVX-512's 32 zmm (measured on
+    Zen 5: 32 and 64 lanes 240-250 GFLOP/s, 128 lanes 480)."""
+    from .lowering.host import vector_bytes
+    lanes = vector_bytes() // 4
+    return lanes * (8 if lanes >= 16 else 4)
 
 
 def best_time(fn: Callable[[], object], reps: int, warmup: int = 1) -> float:
@@ -45,13 +54,14 @@ def measure_stream(n: int, reps: int = 10) -> Dict[str, float]:
 def measure_fma(mm_n: int, programs: int, iters: int, reps: int = 5) -> Dict[str, float]:
     """FMA-probe and torch.mm GFLOP/s, best of `reps`; `gflops` is the higher of the two."""
     from .bench_kernels import fma_peak
-    out = torch.empty(programs * FMA_BLOCK)
-    flops = fma_peak(out, iters, FMA_BLOCK)       # first launch compiles
-    probe = flops / best_time(lambda: fma_peak(out, iters, FMA_BLOCK), reps) / 1e9
+    block = fma_block()
+    out = torch.empty(programs * block)
+    flops = fma_peak(out, iters, block)       # first launch compiles
+    probe = flops / best_time(lambda: fma_peak(out, iters, block), reps) / 1e9
     a, b, c = torch.randn(mm_n, mm_n), torch.randn(mm_n, mm_n), torch.empty(mm_n, mm_n)
     mm = 2 * mm_n ** 3 / best_time(lambda: torch.mm(a, b, out=c), reps) / 1e9
     return {"fma_probe_gflops": probe, "torch_mm_gflops": mm, "mm_n": mm_n,
-            "probe": f"{programs}x{FMA_BLOCK} lanes x {iters} iters x 2 chains",
+            "probe": f"{programs}x{block} lanes x {iters} iters x 2 chains",
             "gflops": max(probe, mm), "source": "fma_probe" if probe >= mm else "torch_mm"}
 
 
