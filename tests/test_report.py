@@ -66,6 +66,12 @@ def test_json_structure(tiny):
     table = report.format_table(data)
     for w in data["workloads"]:
         assert w["label"] in table
+    # the tiny launch: timed against torch.add, and no IR work once warm
+    launch = data["launch"]
+    assert launch["ours_us"] > 0 and launch["torch_add_us"] > 0
+    assert launch["cold_work"]["Triton compiles"] == 1
+    assert not any(launch["warm_work"].values()) and launch["warm_launches"] > 0
+    assert "tiny launch kernel[(1,)]" in table and "warm path over" in table
     # the demo kernels compiled with empty caches in a new process (each checked against torch there)
     cold = data["cold_compile"]["seconds"]
     assert list(cold) == list(coldstart.KERNELS) and all(v > 0 for v in cold.values())

@@ -24,3 +24,15 @@ def test_fma_probe_matches_numpy():
         x, y = x * a + b, y * a + b
     np.testing.assert_allclose(out.numpy(), x + y, rtol=1e-5)
     assert flops == 4 * iters * out.numel()
+
+
+def test_remeasured_stream_keeps_the_better_ceiling(monkeypatch):
+    peaks = {"stream": {"elements": 1024, "copy_gbps": 30.0, "triad_gbps": 40.0, "gbps": 40.0}}
+    monkeypatch.setattr(roofline, "measure_stream",
+                        lambda n: {"elements": n, "copy_gbps": 50.0, "triad_gbps": 45.0})
+    assert roofline.remeasure_stream(peaks)
+    assert peaks["stream"]["gbps"] == 50.0 and peaks["stream"]["runs_gbps"] == [40.0, 50.0]
+    monkeypatch.setattr(roofline, "measure_stream",
+                        lambda n: {"elements": n, "copy_gbps": 10.0, "triad_gbps": 12.0})
+    assert not roofline.remeasure_stream(peaks)
+    assert peaks["stream"]["gbps"] == 50.0 and peaks["stream"]["runs_gbps"] == [40.0, 50.0, 12.0]

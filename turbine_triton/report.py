@@ -24,7 +24,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 import torch
 
 from . import bench_workloads as bw
-from . import coldstart, roofline
+from . import coldstart, launchcheck, roofline
 from .runtime.launch import LaunchChooser
 
 SCHEMA = 1
@@ -59,6 +59,10 @@ TIMING = {"full": (Timing(SETTLE_CALLS, 5, 30, 2.0, 0.3, 5), Timing(SETTLE_CALLS
           "quick": (Timing(SETTLE_CALLS, 3, 10, 1.0, 0.3, 3), Timing(SETTLE_CALLS, 3, 10, 0.3, 0.3),
                     Timing(0, 2, 3, 1.0)),
           "tiny": (Timing(1, 1, 2, 0.0), Timing(1, 1, 1, 0.0), Timing(0, 1, 1, 0.0))}
+
+
+# launchcheck.measure's (batches, calls per batch) at each preset
+LAUNCH_BATCHES = {"full": (30, 200), "quick": (15, 200), "tiny": (3, 20)}
 
 
 def time_fn(fn: Callable[[], object], t: Timing) -> List[float]:
@@ -328,11 +332,16 @@ def format_table(report: dict) -> str:
     p = report["peaks"]
     lines.append("-" * len(head))
     lines.append(f"STREAM (torch, {bw.count_name(p['stream']['elements'])} fp32): copy "
-                 f"{p['stream']['copy_gbps']:.1f} GB/s, triad {p['stream']['triad_gbps']:.1f} GB/s; "
+                 f"{p['stream']['copy_gbps']:.1f} GB/s, triad {p['stream']['triad_gbps']:.1f} GB/s"
+                 + (f" (best of the run's start and end: "
+                    f"{', '.join(f'{g:.1f}' for g in p['stream']['runs_gbps'])} GB/s)"
+                    if p['stream'].get('runs_gbps') else "") + "; "
                  f"FMA probe {p['fma']['fma_probe_gflops']:.1f} GFLOP/s, torch.mm "
                  f"{p['fma']['mm_n']}^3 fp32 {p['fma']['torch_mm_gflops']:.1f} GFLOP/s")
     lines.append("ratios: our throughput / the peer's, same run (>1: we are faster); roof: ours as a "
                  "fraction of min(bandwidth x intensity, FMA peak)")
+    if report.get("launch"):
+        lines.append(launchcheck.describe(report["launch"]))
     cold = report.get("cold_compile")
     if cold is not None:
         secs = cold.get("seconds")
@@ -381,6 +390,15 @@ def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: 
         del case
         gc.collect()
     report["workloads"] = rows
+    if rows and roofline.remeasure_stream(peaks):
+        log(f"    bandwidth measured again: {peaks['stream']['gbps']:.1f} GB/s (best of "
+            f"{', '.join(f'{g:.1f}' for g in peaks['stream']['runs_gbps'])})")
+        for row in rows:
+            row["roofline_fraction"] = roofline_fraction(row, peaks)
+    if only is None or "launch" in only:
+        log("launch: a tiny kernel's warm launches against torch.add, counting IR work ...")
+        report["launch"] = launchcheck.measure(*LAUNCH_BATCHES[size])
+        log("    " + launchcheck.describe(report["launch"]).replace("\n", "\n    "))
     if (only is None) if cold is None else cold:
         log("cold compile: the demo kernels with empty caches, in a new process ...")
         try:
@@ -418,7 +436,7 @@ def write_png(report: dict, path: str, log: Callable[[str], None] = print) -> bo
 
 def workload_names() -> List[str]:
     """Names `--only` accepts, in table order."""
-    return ["add", "softmax", "layernorm", "rmsnorm", "matmul", "attention", *bw.MODELS]
+    return ["add", "softmax", "layernorm", "rmsnorm", "matmul", "attention", *bw.MODELS, "launch"]
 
 
 def failures(report: dict) -> List[str]:
@@ -434,6 +452,9 @@ def failures(report: dict) -> List[str]:
             for impl, r in impls.items():
                 if r["status"] != "ok":
                     out.append(f"{w['label']}{suffix}: {impl}: {r['status']}: {r.get('error', '')}")
+    warm = (report.get("launch") or {}).get("warm_work", {})
+    if any(warm.values()):
+        out.append(f"launch: warm launches did IR work: {warm}")
     if (report.get("cold_compile") or {}).get("error"):
         out.append(f"cold compile: {report['cold_compile']['error']}")
     return out

@@ -73,6 +73,21 @@ def measure_peaks(size: str) -> Dict[str, dict]:
     return {"stream": stream, "fma": measure_fma(mm_n, programs, iters)}
 
 
+def remeasure_stream(peaks: Dict[str, dict]) -> bool:
+    """Measure STREAM again (at the end of a run) and keep the better of the two, STREAM's
+    best-of convention: this VM's bandwidth drifts by a third within minutes (37 against 55
+    GB/s for the same `torch.add`), and a roof below what a kernel reached is no roof.
+    Returns whether the ceiling rose."""
+    first = peaks["stream"]
+    again = measure_stream(first["elements"])
+    again["gbps"] = max(again["copy_gbps"], again["triad_gbps"])
+    first.setdefault("runs_gbps", [first["gbps"]]).append(again["gbps"])
+    if again["gbps"] <= first["gbps"]:
+        return False
+    first.update({k: again[k] for k in ("copy_gbps", "triad_gbps", "gbps")})
+    return True
+
+
 _STYLE = {"ours": ("o", "tab:red"), "eager": ("s", "tab:blue"), "inductor_cpp": ("^", "tab:green")}
 
 
