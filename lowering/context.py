@@ -67,6 +67,7 @@ class LoweringContext:
         self.promote_bf16 = False   # see bf16_in_f32
         self.mask_hints = {}        # lowered mask vector -> scalar i1 "all lanes on" (analysis/masks.py)
         self.int_facts = {}         # lowered scalar int -> (a divisor, is it >= 0) (analysis/pointers.py)
+        self.nonneg_if_true = {}    # lowered scalar i1 `x >= c` -> x, for `tl.assume` (analysis/pointers.py)
         self.stream_facts = {}      # binding -> "large enough to stream", memref -> address (ops/streaming.py)
         self.loaded_args = frozenset()   # arguments some tt.load reads (ops/streaming.py: no streaming)
         self.load_advance = {}   # id(tt.load) -> elements moved per loop step (analysis/advance.py)

@@ -122,6 +122,41 @@ def record_scalar(ctx, op_name: str, result: ir.Value, operands: list) -> None:
         ctx.int_facts[result] = (math.gcd(fs[0][0], fs[1][0]), op_name == "arith.addi" and fs[0][1] and fs[1][1])
 
 
+def record_scalar_bound(ctx, op_name: str, result: ir.Value, operands: list) -> None:
+    """Whether a scalar division, remainder, min or max is >= 0, from its operands' facts
+    (Inductor's grouped program ids: `pid_m = group_id * G + pid % group_size`)."""
+    (_, a), (_, b) = (scalar_facts(ctx, v) for v in operands)
+    if op_name in ("arith.remsi", "arith.remui", "arith.divui"):
+        nonneg = a              # the remainder takes the dividend's sign; |a / b| <= |a|
+    elif op_name in ("arith.divsi", "arith.minsi"):
+        nonneg = a and b
+    elif op_name == "arith.maxsi":
+        nonneg = a or b
+    else:
+        return
+    if nonneg:
+        ctx.int_facts[result] = (1, True)
+
+
+# `x pred c` with these predicates and a constant c >= the bound proves x >= 0.
+_NONNEG_IF = {"sge": 0, "sgt": -1, "eq": 0}
+
+
+def record_compare(ctx, pred: str, result: ir.Value, a: ir.Value, b: ir.Value) -> None:
+    """Remember a scalar compare of a value with a constant, for `assume`."""
+    c = const_int(b)
+    if c is not None and pred in _NONNEG_IF and c >= _NONNEG_IF[pred]:
+        ctx.nonneg_if_true[result] = a
+
+
+def assume(ctx, cond: ir.Value) -> None:
+    """`tl.assume(x >= 0)`: x is >= 0 from here on (Inductor asserts it of grouped program
+    ids, which makes `rm % M` over a block affine again)."""
+    x = ctx.nonneg_if_true.get(cond)
+    if x is not None:
+        ctx.int_facts[x] = (scalar_facts(ctx, x)[0], True)
+
+
 def make_range(start: int, n: int) -> Affine:
     return Affine(start, (1,))
 

@@ -1,4 +1,4 @@
-"""Debugging ops and hints: `tt.assert`, `tt.print`, and hints that are dropped.
+"""Debugging ops and hints: `tt.assert`, `tt.print`, barriers, and `tl.assume`.
 
 CPU executables are freestanding (no libc, no printf), so the kernel reports
 through a hidden status buffer instead (`abi.STATUS_PARAM`): a failed assert
@@ -12,6 +12,7 @@ from iree.compiler import ir
 from iree.compiler.dialects import arith, memref, scf, vector
 
 from .. import grid
+from ..analysis import pointers as P
 from ..abi import PRINT_RECORD_WORDS, STATUS_HEADER_WORDS
 from ..errors import LoweringError
 from ..registry import lowers
@@ -19,9 +20,16 @@ from .. import types as T
 from ...triton_frontend.ttir import ScalarType
 
 
-@lowers("llvm.intr.assume", "tt.debug_barrier", "gpu.barrier", "ttg.barrier")
+@lowers("tt.debug_barrier", "gpu.barrier", "ttg.barrier")
 def lower_dropped_hint(ctx, op):
-    """Optimisation hints with no effect on results on the CPU."""
+    """Barriers: one program is one thread of control on the CPU."""
+
+
+@lowers("llvm.intr.assume")
+def lower_assume(ctx, op):
+    """`tl.assume`: emits nothing, but `x >= 0` feeds the pointer analysis."""
+    if not ctx.lanes:
+        P.assume(ctx, ctx.get(op.operands[0]))
 
 
 def add_site(ctx, kind: str, op, message: str = "") -> int:

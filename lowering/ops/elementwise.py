@@ -68,6 +68,8 @@ def lower_generic_elementwise(ctx, op):
         aff = P.uniform_select(*(ctx.affine_of(v) if isinstance(v.type, TensorType) else None
                                  for v in op.operands))
     ctx.bind(op.result, r, aff)
+    if op.name in ("arith.minsi", "arith.maxsi") and not isinstance(r.type, ir.VectorType):
+        P.record_scalar_bound(ctx, op.name, r, operands)
     if op.name == "arith.andi" and M.is_bool(r):
         M.both(ctx, operands[0], operands[1], r)
 
@@ -159,6 +161,8 @@ def lower_arith_cmp(ctx, op):
         uniform = P.uniform_compare(pred, P.operand_affine(ctx, op.operands[0]),
                                     P.operand_affine(ctx, op.operands[1]))
     ctx.bind(op.result, r, uniform)
+    if op.name == "arith.cmpi" and not isinstance(r.type, ir.VectorType):
+        P.record_compare(ctx, pred, r, a, b)
     if op.name == "arith.cmpi" and isinstance(r.type, ir.VectorType) and isinstance(a, ir.Value) and not ctx.lanes:
         width = T.bitwidth(T.element(a.type)) if not isinstance(T.element(a.type), ir.IndexType) else 64
         M.record(ctx, r, M.compare_all_on(pred, P.operand_affine(ctx, op.operands[0]),
@@ -187,8 +191,9 @@ def lower_arith_int_cast(ctx, op):
         "arith.ceildivui", "arith.floordivsi")
 def lower_arith_int_div(ctx, op):
     a, b = (ctx.get(v) for v in op.operands)
-    b = safe_divisor(ctx, b)
-    r = create(op.name, ctx.type_of(op.result), [a, b])
+    r = create(op.name, ctx.type_of(op.result), [a, safe_divisor(ctx, b)])
+    if not isinstance(r.type, ir.VectorType):
+        P.record_scalar_bound(ctx, op.name, r, [a, b])
     aff = None
     if isinstance(r.type, ir.VectorType) and op.name in _AFFINE_DIV and not ctx.lanes:
         aff = P.divide(P.operand_affine(ctx, op.operands[0]), P.operand_affine(ctx, op.operands[1]),

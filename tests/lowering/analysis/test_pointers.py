@@ -67,3 +67,39 @@ def test_row_reads_with_div_mod_row_index(g):
     rows_kernel[(triton.cdiv(rows, 8),)](x, w, out, rows, R=R, G=g, XBLOCK=8)
     v = x.permute(1, 0, 2).reshape(rows, R)
     torch.testing.assert_close(out, v - (v * w).sum(1, keepdim=True) / R, atol=1e-5, rtol=1e-5)
+
+
+@triton.jit
+def grouped_copy_kernel(in_ptr, out_ptr, M: tl.constexpr, N: tl.constexpr, BM: tl.constexpr,
+                        BN: tl.constexpr, GROUP_M: tl.constexpr, ASSUME: tl.constexpr):
+    # Inductor's mm template: grouped program ids, `tl.assume`, and rows/columns `% M`, `% N`
+    pid = tl.program_id(0)
+    grid_m = (M + BM - 1) // BM
+    grid_n = (N + BN - 1) // BN
+    width = GROUP_M * grid_n
+    group_id = pid // width
+    group_size = min(grid_m - group_id * GROUP_M, GROUP_M)
+    pid_m = group_id * GROUP_M + (pid % group_size)
+    pid_n = (pid % width) // group_size
+    if ASSUME:
+        tl.assume(pid_m >= 0)
+        tl.assume(pid_n >= 0)
+    rm = (pid_m * BM + tl.arange(0, BM)) % M
+    rn = (pid_n * BN + tl.arange(0, BN)) % N
+    v = tl.load(in_ptr + rm[:, None] * N + rn[None, :])
+    tl.store(out_ptr + rm[:, None] * N + rn[None, :], v * 2)
+
+
+@pytest.mark.parametrize("assume", [True, False])
+def test_assumed_nonnegative_program_ids_keep_rows_contiguous(assume):
+    """With `tl.assume(pid_m >= 0)`, `(pid_m * BM + arange) % M` is a row of contiguous lanes
+    and the tile loads as vectors; without it, a gather; the same result both ways."""
+    from turbine_triton.lowering.pipeline import lower
+    from turbine_triton.triton_frontend.capture import capture_jit
+    M, N, BM, BN = 96, 64, 32, 16
+    x, out = torch.randn(M, N), torch.zeros(M, N)
+    kw = dict(M=M, N=N, BM=BM, BN=BN, GROUP_M=2, ASSUME=assume)
+    mlir = lower(capture_jit(grouped_copy_kernel, x, out, **kw)).mlir
+    assert ("vector.gather" in mlir) != assume
+    grouped_copy_kernel[((M // BM) * (N // BN),)](x, out, **kw)
+    torch.testing.assert_close(out, x * 2)
