@@ -29,6 +29,10 @@ BASE_PATCHES = {
     "cpu_backend": "triton",
     # CUDA graphs mean nothing on CPU tensors; "max-autotune" asks for them.
     "triton.cudagraphs": False,
+    # torch 2.13 cannot time a template's epilogue fusion on CPU: the benchmark module it
+    # writes fails to import (IndentationError) and the CPU device interface has no
+    # `device()`.  Off, max-autotune fuses epilogues without timing them.
+    "benchmark_epilogue_fusion": False,
 }
 
 
@@ -51,6 +55,8 @@ def turbine_triton(gm, example_inputs, mode: Optional[str] = None, options: Opti
     """Dynamo backend: `torch.compile(model, backend="turbine_triton", mode=..., options=...)`."""
     from torch._inductor import list_mode_options
     from torch._inductor.compile_fx import compile_fx, compile_fx_inner
+    from . import autotune
+    autotune.install()       # max-autotune's GEMM blocks for IREE's CPU code
 
     options = dict(options or {})
     fallback = _truthy(options.pop(FALLBACK_OPTION, os.environ.get(FALLBACK_ENV, "")))

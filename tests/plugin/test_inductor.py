@@ -307,11 +307,9 @@ def test_max_autotune_mm_template(monkeypatch):
     launches = _count_launches(monkeypatch)
     a, b = torch.randn(16, 32), torch.randn(32, 16)
     fn = lambda x, y: torch.relu(x @ y)
-    # torch 2.13 on CPU: epilogue-fusion benchmarking hits an IndentationError.
     # Triton templates only, so the mm must come from a Triton kernel.
     # caches off: a cached autotune result would skip the benchmarking this test checks
-    with config.patch(benchmark_epilogue_fusion=False, max_autotune_gemm_backends="TRITON",
-                      force_disable_caches=True):
+    with config.patch(max_autotune_gemm_backends="TRITON", force_disable_caches=True):
         result, code = triton_code(fn, a, b, mode="max-autotune")
     assert "tl.dot" in code, "Inductor did not emit a Triton mm template"
     torch.testing.assert_close(result, fn(a, b), rtol=1e-4, atol=1e-4)
