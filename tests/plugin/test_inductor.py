@@ -305,7 +305,7 @@ def test_conv_batchnorm_relu_train():
 def test_max_autotune_mm_template(monkeypatch):
     from torch._inductor import config
     launches = _count_launches(monkeypatch)
-    a, b = torch.randn(16, 32), torch.randn(32, 16)
+    a, b = torch.randn(256, 64), torch.randn(64, 128)    # big enough for distinct blocks
     fn = lambda x, y: torch.relu(x @ y)
     # Triton templates only, so the mm must come from a Triton kernel.
     # caches off: a cached autotune result would skip the benchmarking this test checks
