@@ -15,3 +15,10 @@ from turbine_triton import bench_workloads as bw
 @pytest.mark.parametrize("name", bw.MODELS)
 def test_bench_torch_compile(bench_case, name, impl):
     bench_case(bw.model_case(name, bw.SIZES["full"]), impl)
+
+
+@pytest.mark.parametrize("impl", bw.IMPLS)
+@pytest.mark.parametrize("name", bw.AUTOTUNED)
+def test_bench_torch_compile_max_autotune(bench_case, name, impl):
+    """Both compiles in mode="max-autotune-no-cudagraphs" (ours: Triton GEMM templates)."""
+    bench_case(bw.model_case(name, bw.SIZES["full"], bw.AUTOTUNE_MODE), impl)

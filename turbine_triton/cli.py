@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --report: the size preset (tiny is for tests)")
     b.add_argument("--only", metavar="NAMES",
                    help="with --report: only these workloads, comma-separated (add, softmax, layernorm, "
-                        "rmsnorm, matmul, attention, mlp, transformer, softmax_layernorm, launch)")
+                        "rmsnorm, matmul, attention, mlp, transformer, softmax_layernorm, ..., mlp_max_autotune, "
+                        "transformer_max_autotune, launch)")
     b.add_argument("--rounds", type=int, metavar="N",
                    help="with --report: interleaved timing rounds per workload (default: 5; more gives "
                         "steadier medians on a noisy machine)")

@@ -436,7 +436,8 @@ def write_png(report: dict, path: str, log: Callable[[str], None] = print) -> bo
 
 def workload_names() -> List[str]:
     """Names `--only` accepts, in table order."""
-    return ["add", "softmax", "layernorm", "rmsnorm", "matmul", "attention", *bw.MODELS, "launch"]
+    return ["add", "softmax", "layernorm", "rmsnorm", "matmul", "attention", *bw.MODELS,
+            *(n + bw.AUTOTUNED_SUFFIX for n in bw.AUTOTUNED), "launch"]
 
 
 def failures(report: dict) -> List[str]:
