@@ -69,7 +69,9 @@ def test_json_structure(tiny):
     # the tiny launch: timed against torch.add, and no IR work once warm
     launch = data["launch"]
     assert launch["ours_us"] > 0 and launch["torch_add_us"] > 0
-    assert launch["cold_work"]["Triton compiles"] == 1
+    # (the first launch compiles unless an earlier test launched the kernel: test_launchcheck.py
+    # checks that the counters see a compile)
+    assert set(launch["cold_work"]) == set(launch["warm_work"]) and launch["cold_work"]["Triton compiles"] <= 1
     assert not any(launch["warm_work"].values()) and launch["warm_launches"] > 0
     assert "tiny launch kernel[(1,)]" in table and "warm path over" in table
     # the demo kernels compiled with empty caches in a new process (each checked against torch there)
