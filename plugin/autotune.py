@@ -7,8 +7,8 @@ kernel.  Its stock CPU list halves every GPU block and drops any with BLOCK_M * 
 is split into register-sized pieces (`lowering/ops/dot.py`), so larger blocks amortise the
 staging of A and B.  Measured on Zen 5 through Inductor's template (addmm, `w.t()`): of
 eight shapes from 16x256 to 128x128 blocks, 128x128x32, 128x64x32 and 64x64x32 were the
-three fastest at every transformer and MLP shape tried (1.3-3x ATen's sgemm there); the
-stock list's best was 1.4x slower than ATen's.
+three fastest at every transformer and MLP shape tried (1.5-3x ATen's sgemm there); the
+stock list's best was 1.5x slower than ATen's.
 
 `install()` registers these for device "cpu" (which only a Triton CPU backend, i.e. us,
 compiles); the autotuner still picks ATen wherever it is faster, per shape.

@@ -4,8 +4,9 @@ that warm launches do no IR work.
 `measure()` launches a one-program kernel (`kernel[(1,)](x, y, 64, BLOCK=64)`, exactly what a
 user writes) in batches, interleaved with eager torch's smallest op (`torch.add(x, 1, out=y)`
 on the same 64 floats) as the same-run peer.  While it times the warm launches it counts
-every Triton compile (a retrace), TTIR parse, lowering, `iree-compile` and module load (`counting_ir_work`); the first
-launch is counted too, which shows the counters see the work when there is some.
+every Triton compile (a retrace), TTIR parse, lowering, `iree-compile` and module load
+(`counting_ir_work`); the first launch is counted too, which shows the counters see the work
+when there is some.
 """
 from __future__ import annotations
 
