@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 
 from turbine_triton.plugin import autotune
@@ -39,3 +40,19 @@ def test_max_autotune_matmul_uses_our_blocks_and_fuses_its_epilogue():
     clamped = {(min(m, 256), min(n, 128), min(k, 64)) for m, n, k in autotune.BLOCKS}
     assert blocks and blocks <= clamped, blocks
     assert "tl.dot" in code and "maximum" in code     # the ReLU is in the template's epilogue
+
+
+@pytest.mark.parametrize("case", ["bmm", "baddbmm", "mm_uneven"])
+def test_max_autotune_templates_on_batched_and_uneven_shapes(case):
+    """bmm and baddbmm take the same blocks; an mm whose sizes are multiples of no block
+    masks its edges (EVEN_K off)."""
+    from torch._inductor import config
+    torch._dynamo.reset()
+    a, b, c = torch.randn(4, 96, 64), torch.randn(4, 64, 80), torch.randn(4, 96, 80)
+    fn, args = {"bmm": (lambda x, y: torch.bmm(x, y) * 2, (a, b)),
+                "baddbmm": (lambda z, x, y: torch.baddbmm(z, x, y), (c, a, b)),
+                "mm_uneven": (lambda x, y: x @ y, (torch.randn(100, 70), torch.randn(70, 130)))}[case]
+    with config.patch(max_autotune_gemm_backends="TRITON", force_disable_caches=True):
+        result, code = triton_code(fn, *args, mode="max-autotune-no-cudagraphs")
+    assert "tl.dot" in code
+    torch.testing.assert_close(result, fn(*args), rtol=1e-4, atol=1e-4)
