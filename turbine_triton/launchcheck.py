@@ -39,12 +39,13 @@ def tiny_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
 
 
 @contextlib.contextmanager
-def counting_ir_work() -> Iterator[Dict[str, int]]:
-    """Count calls of each of `IR_STEPS` inside the block (the dict fills as they happen);
-    the originals are restored on exit."""
-    counts = {label: 0 for *_, label in IR_STEPS}
+def counting_ir_work(steps=IR_STEPS) -> Iterator[Dict[str, int]]:
+    """Count calls of each of `steps` ((module, attribute, label) triples, `IR_STEPS` by
+    default) inside the block (the dict fills as they happen); the originals are restored on
+    exit."""
+    counts = {label: 0 for *_, label in steps}
     restore = []
-    for module, attr, label in IR_STEPS:
+    for module, attr, label in steps:
         owner = importlib.import_module(module)
         *path, name = attr.split(".")
         for part in path:

@@ -45,30 +45,18 @@ def _add(x, y, out, block=64):
 
 
 @pytest.fixture
-def counting(monkeypatch):
+def counting():
     """Counts every parse, lowering, compile, module load and storage import."""
-    from turbine_triton.lowering import pipeline
-    from turbine_triton.plugin import stage
-    from turbine_triton.runtime import compile as rcompile
-    calls = {"make_vmfb": 0, "parse_ttir": 0, "compile_kernel": 0, "lower": 0, "compile_mlir": 0,
-             "load": 0, "import": 0}
-
-    def count(owner, name, key):
-        orig = getattr(owner, name)
-
-        def wrapper(*a, **k):
-            calls[key] += 1
-            return orig(*a, **k)
-        monkeypatch.setattr(owner, name, wrapper)
-
-    count(stage, "make_vmfb", "make_vmfb")
-    count(stage, "parse_ttir", "parse_ttir")
-    count(stage, "compile_kernel", "compile_kernel")
-    count(pipeline, "lower", "lower")
-    count(rcompile, "compile_mlir", "compile_mlir")
-    count(launch.LoadedModule, "__init__", "load")
-    count(binding.ViewCache, "_import", "import")
-    return calls
+    from turbine_triton.launchcheck import counting_ir_work
+    steps = (("turbine_triton.plugin.stage", "make_vmfb", "make_vmfb"),
+             ("turbine_triton.plugin.stage", "parse_ttir", "parse_ttir"),
+             ("turbine_triton.plugin.stage", "compile_kernel", "compile_kernel"),
+             ("turbine_triton.lowering.pipeline", "lower", "lower"),
+             ("turbine_triton.runtime.compile", "compile_mlir", "compile_mlir"),
+             ("turbine_triton.runtime.launch", "LoadedModule.__init__", "load"),
+             ("turbine_triton.runtime.binding", "ViewCache._import", "import"))
+    with counting_ir_work(steps) as calls:
+        yield calls
 
 
 def test_warm_launches_do_no_ir_work_and_import_each_storage_once(counting):
