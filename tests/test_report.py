@@ -182,3 +182,32 @@ def test_a_failed_cold_compile_is_a_failure(monkeypatch):
     assert rep["failures"] == ["cold compile: ColdCompileError: cold-compile child exited with 1:\nboom"]
     assert "cold compile (new process, empty caches; the first includes one-time imports): failed: " \
            "ColdCompileError: cold-compile child exited with 1:" in report.format_table(rep)
+
+
+def test_targets_judge_full_size_rows_and_the_launch():
+    rep = {"workloads": [
+        {"name": "add", "shape": "16M fp32", "ratios": {"eager": 0.85}},
+        {"name": "add", "shape": "5000 fp32", "ratios": {"eager": 3.0}},          # not the target's size
+        {"name": "softmax", "shape": "4096x1024 fp32", "ratios": {"inductor_cpp": 1.3}},
+        {"name": "transformer", "shape": "8x256x512 fp32", "ratios": {"eager": 1.1}},   # no Inductor peer
+        {"name": "mlp_max_autotune", "shape": "256x1024 fp32", "ratios": {"inductor_cpp": 1.5}}],
+        "launch": {"ours_us": 12.0, "warm_work": {"parses": 0, "compiles": 0}},
+        "cold_compile": {"seconds": {"add": 1.0, "matmul": 2.5}}}
+    got = {t["target"]: (t["value"], t["met"]) for t in report.targets(rep)}
+    assert got == {"add 16M fp32 / torch.add(out=)": (0.85, False),
+                   "softmax 4096x1024 / Inductor C++": (1.3, True),
+                   "MLP, both max-autotune": (1.5, True),
+                   "tiny launch, us end to end": (12.0, False),
+                   "IR work in warm launches": (0, True),
+                   "cold compile add, s": (1.0, True), "cold compile matmul, s": (2.5, False)}
+    text = report.format_targets(report.targets(rep))
+    assert text.count("NOT MET") == 3 and text.count("\n") == len(got) - 1
+
+
+def test_tiny_report_judges_only_what_it_measured(tiny):
+    rep, _, log = tiny
+    names = {t["target"] for t in rep["targets"]}
+    # tiny shapes are none of the targets' sizes, and its peers leave out Inductor C++
+    assert names == {"tiny launch, us end to end", "IR work in warm launches"} | {
+        f"cold compile {k}, s" for k in coldstart.KERNELS}
+    assert "target: IR work in warm launches" in log

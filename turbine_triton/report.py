@@ -65,6 +65,49 @@ TIMING = {"full": (Timing(SETTLE_CALLS, 5, 30, 2.0, 0.3, 5), Timing(SETTLE_CALLS
 LAUNCH_BATCHES = {"full": (30, 200), "quick": (15, 200), "tiny": (3, 20)}
 
 
+# Issue #6's targets, judged on the rows of a full-size run: (what, workload name, shape
+# prefix or None for any, peer, least ratio).  Launch and compile targets follow `targets`.
+RATIO_TARGETS = (
+    ("add 16M fp32 / torch.add(out=)", "add", "16M", "eager", 0.9),
+    ("softmax 4096x1024 / Inductor C++", "softmax", "4096x1024", "inductor_cpp", 1.2),
+    ("layernorm 4096x1024 / Inductor C++", "layernorm", "4096x1024", "inductor_cpp", 1.2),
+    ("tl.dot 1024^3 fp32 / torch.mm", "matmul", "1024^3 fp32", "eager", 0.6),
+    ("MLP / Inductor C++", "mlp", None, "inductor_cpp", 1.0),
+    ("transformer / Inductor C++", "transformer", None, "inductor_cpp", 1.0),
+    ("MLP, both max-autotune", "mlp" + bw.AUTOTUNED_SUFFIX, None, "inductor_cpp", 1.0),
+    ("transformer, both max-autotune", "transformer" + bw.AUTOTUNED_SUFFIX, None, "inductor_cpp", 1.0),
+)
+LAUNCH_MAX_US = 10.0
+COLD_COMPILE_MAX_S = 2.0
+
+
+def targets(report: dict) -> List[dict]:
+    """Each target this report has a measurement for: {"target", "value", "goal", "met"}
+    (`goal` a least ratio, or a most for times)."""
+    out = []
+    for what, name, shape, peer, goal in RATIO_TARGETS:
+        for w in report.get("workloads", []):
+            value = w["ratios"].get(peer)
+            if w["name"] == name and (shape is None or w["shape"].startswith(shape)) and value:
+                out.append({"target": what, "value": value, "goal": f">= {goal}", "met": value >= goal})
+    launch = report.get("launch")
+    if launch:
+        out.append({"target": "tiny launch, us end to end", "value": launch["ours_us"],
+                    "goal": f"<= {LAUNCH_MAX_US}", "met": launch["ours_us"] <= LAUNCH_MAX_US})
+        work = sum(launch["warm_work"].values())
+        out.append({"target": "IR work in warm launches", "value": work, "goal": "== 0", "met": work == 0})
+    for kernel, secs in ((report.get("cold_compile") or {}).get("seconds") or {}).items():
+        out.append({"target": f"cold compile {kernel}, s", "value": secs, "goal": f"<= {COLD_COMPILE_MAX_S}",
+                    "met": secs <= COLD_COMPILE_MAX_S})
+    return out
+
+
+def format_targets(rows: List[dict]) -> str:
+    """One line per target: the value, the goal, met or NOT met."""
+    return "\n".join(f"target: {t['target']:<36} {t['value']:8.2f}  (goal {t['goal']})  "
+                     f"{'met' if t['met'] else 'NOT MET'}" for t in rows)
+
+
 def time_fn(fn: Callable[[], object], t: Timing) -> List[float]:
     """Wall times (perf_counter, seconds) of repeated `fn()` calls after `t.warmup` untimed ones.
 
@@ -408,8 +451,11 @@ def run_report(size: str = "full", impls: Iterable[str] = ALL_IMPLS, json_path: 
     report["machine"]["loadavg_end"] = list(os.getloadavg())
     report["wall_s"] = time.time() - t_start
     report["failures"] = failures(report)
+    report["targets"] = targets(report)
     log("")
     log(format_table(report))
+    if report["targets"]:
+        log(format_targets(report["targets"]))
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(report, indent=1))
