@@ -55,8 +55,8 @@ def turbine_triton(gm, example_inputs, mode: Optional[str] = None, options: Opti
     """Dynamo backend: `torch.compile(model, backend="turbine_triton", mode=..., options=...)`."""
     from torch._inductor import list_mode_options
     from torch._inductor.compile_fx import compile_fx, compile_fx_inner
-    from . import autotune
-    autotune.install()       # max-autotune's GEMM blocks for IREE's CPU code
+    from . import max_autotune
+    max_autotune.install()       # max-autotune's GEMM blocks for IREE's CPU code
 
     options = dict(options or {})
     fallback = _truthy(options.pop(FALLBACK_OPTION, os.environ.get(FALLBACK_ENV, "")))

@@ -1,5 +1,5 @@
 """max-autotune through us: Inductor's Triton GEMM templates take our block configurations
-(`plugin/autotune.py`), and the chosen template computes what torch computes."""
+(`plugin/max_autotune.py`), and the chosen template computes what torch computes."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from turbine_triton.plugin import autotune
+from turbine_triton.plugin import max_autotune
 
 from .test_inductor import triton_code
 
@@ -16,12 +16,12 @@ def test_install_registers_our_blocks_for_cpu_templates():
     from torch._inductor.kernel.bmm import bmm_template
     from torch._inductor.kernel.mm import mm_template
     from torch._inductor.template_heuristics.registry import get_template_heuristic
-    autotune.install()
-    autotune.install()           # idempotent
+    max_autotune.install()
+    max_autotune.install()           # idempotent
     for template, op in ((mm_template, "mm"), (mm_template, "addmm"), (bmm_template, "bmm"),
                          (bmm_template, "baddbmm")):
         h = get_template_heuristic(template.uid, "cpu", op)
-        assert [(c.block_m, c.block_n, c.block_k) for c in h.mm_configs] == list(autotune.BLOCKS), op
+        assert [(c.block_m, c.block_n, c.block_k) for c in h.mm_configs] == list(max_autotune.BLOCKS), op
 
 
 def test_max_autotune_matmul_uses_our_blocks_and_fuses_its_epilogue():
@@ -37,7 +37,7 @@ def test_max_autotune_matmul_uses_our_blocks_and_fuses_its_epilogue():
     blocks = {(int(m), int(n), int(k)) for m, n, k in re.findall(
         r"BLOCK_M : tl.constexpr = (\d+)\s+BLOCK_N : tl.constexpr = (\d+)\s+BLOCK_K : tl.constexpr = (\d+)",
         code)}
-    clamped = {(min(m, 256), min(n, 128), min(k, 64)) for m, n, k in autotune.BLOCKS}
+    clamped = {(min(m, 256), min(n, 128), min(k, 64)) for m, n, k in max_autotune.BLOCKS}
     assert blocks and blocks <= clamped, blocks
     assert "tl.dot" in code and "maximum" in code     # the ReLU is in the template's epilogue
 
