@@ -65,7 +65,7 @@ TIMING = {"full": (Timing(SETTLE_CALLS, 5, 30, 2.0, 0.3, 5), Timing(SETTLE_CALLS
 LAUNCH_BATCHES = {"full": (30, 200), "quick": (15, 200), "tiny": (3, 20)}
 
 
-# Issue #6's targets, judged on the rows of a full-size run: (what, workload name, shape
+# The speed issue's targets, judged on the rows of a full-size run: (what, workload name, shape
 # prefix or None for any, peer, least ratio).  Launch and compile targets follow `targets`.
 RATIO_TARGETS = (
     ("add 16M fp32 / torch.add(out=)", "add", "16M", "eager", 0.9),
@@ -103,7 +103,7 @@ def targets(report: dict) -> List[dict]:
 
 
 def format_targets(rows: List[dict]) -> str:
-    """One line per target: the value, the goal, met or NOT met."""
+    """One line per target: the value, the goal, "met" or "NOT MET"."""
     return "\n".join(f"target: {t['target']:<36} {t['value']:8.2f}  (goal {t['goal']})  "
                      f"{'met' if t['met'] else 'NOT MET'}" for t in rows)
 
