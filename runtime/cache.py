@@ -32,6 +32,12 @@ def default_root() -> str:
     return os.path.join(triton_dir, "turbine_triton")
 
 
+def library_root() -> str:
+    """Where loadable code lives (executable libraries, runtime/team.c built): beside the kernel
+    cache, `<cache root>-libraries`, so the kernel cache holds kernel entries only."""
+    return os.path.normpath(default_root()) + "-libraries"
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -14,7 +14,9 @@ import struct
 import torch
 
 from ..lowering.abi import ASYNC_SUFFIX, KernelAbi
-from . import split
+from ..triton_frontend.signature import mlir_scalar
+from . import library, split
+from . import team as team_mod
 from .binding import _SIGNLESS, _SUPPORTED, TORCH_DTYPES, check_tensor, scalar_word, unwrap, view_cache
 from .device import DEFAULT_DRIVER, get_config
 from .errors import ArgumentError
@@ -24,14 +26,17 @@ from .wait import yielding
 
 # Run one-program grids inline (local-sync); set TURBINE_TRITON_INLINE=0 to disable.
 INLINE_SINGLE_PROGRAM = os.environ.get("TURBINE_TRITON_INLINE", "1") != "0"
-# Grids of several programs: "adaptive" (the default) times each launch on IREE's workers and on
+# "team" (the default) runs a launch's workgroups on torch's OpenMP team by calling the kernel's
+# dispatch function directly (runtime/team.py); launches it cannot take, and every launch where
+# it is unavailable, go through `iree.runtime` in "adaptive" mode.  The other modes always use
+# `iree.runtime`.  Grids of several programs: "adaptive" times each launch on IREE's workers and on
 # the calling thread and keeps whichever is faster there (`LaunchChooser`); "task" always uses
 # the workers, "inline" always the calling thread.  Waking the workers costs 15-190 us a launch
 # on this 2-vCPU VM (halted vCPUs are woken through the host), and a kernel on data in cache
 # gains little from a second core, so the calling thread wins up to a few hundred microseconds
 # of work (an in-place ReLU over 1M floats: 90 us inline, 150 us on two workers); streaming
 # kernels over DRAM-sized data keep the workers.  "short" and "auto" (older names) mean "adaptive".
-LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "adaptive")
+LAUNCH_MODE = os.environ.get("TURBINE_TRITON_LAUNCH_MODE", "team")
 # A launch whose run on the workers takes longer than this is tried inline once per probing
 # round, and probed further only if that call was faster (see `LaunchChooser`).
 INLINE_MAX_S = float(os.environ.get("TURBINE_TRITON_INLINE_MAX_US", "2000")) * 1e-6
@@ -55,6 +60,16 @@ class LoadedModule:
         # the variant that signals a fence instead of waiting (split launches; runtime/split.py)
         self.async_function = self.vm_module.lookup_function(host_function + ASYNC_SUFFIX)
         self.views = view_cache(self.device)
+        self._export, self.team_reason = None, ""
+
+    def team_export(self):
+        """The module's dispatch function, for launches on torch's team (`runtime/team.py`),
+        or None (`team_reason` says why)."""
+        export = self._export
+        if export is None:
+            export, self.team_reason = library.load_export(self._vmfb)
+            self._export = export if export is not None else False
+        return export or None
 
     def waiting(self, call):
         """`call` (an `invoke` bound to its arguments) with the wait this device needs
@@ -95,6 +110,8 @@ class Launcher:
         # entry also holds the inline device's views
         self._lists = {}
         self._modes = {}   # (module, scalars, grid) -> ModeState, shared across buffers
+        # 32-bit words per scalar in the dispatch's push constants, when launches may use the team
+        self._team_words = _team_words(abi)
         self._warm = _warm_path(self, self._params) if self._warm_capable else _cold
 
     @property
@@ -126,6 +143,10 @@ class Launcher:
         pointer (the tensor None for the status buffer); `words` the scalars."""
         if type(gx) is not int or type(gy) is not int or type(gz) is not int or min(gx, gy, gz) <= 0:
             return None
+        if LAUNCH_MODE == "team" and self._team_words is not None:
+            call = self._team_call(key[0], (gx, gy, gz), ptrs, words)
+            if call is not None:
+                return [call, key[0]]
         mode = _mode(gx, gy, gz)
         if mode == "inline":
             module = module._inline or module.inline()
@@ -154,6 +175,34 @@ class Launcher:
             return None
         task = self._invoke(module, raw, offsets, words, grid)
         return [LaunchChooser(task, inline[0], state=state), key[0], views, inline[1]]
+
+    def _team_call(self, module: LoadedModule, grid, ptrs, words):
+        """A `TeamCall` of this launch on torch's OpenMP team, or None when it must go through
+        `iree.runtime`: no team here, a module whose layout is not the one the ABI implies, or
+        a storage that is not 64-byte aligned (the dispatch assumes aligned bindings)."""
+        team = team_mod.team()
+        if not team.available:
+            self._team_words = None
+            return None
+        export = module.team_export()
+        widths = self._team_words
+        if (export is None or export.binding_count != len(ptrs)
+                or export.constant_count != 4 * len(ptrs) + sum(widths) + 6):
+            return None
+        bindings, lengths, constants = [], [], []
+        for p, n, want, off, _ in ptrs:
+            item = want.itemsize
+            if p % _ALIGN or n < item:
+                return None
+            bindings.append(p)
+            lengths.append(n)
+            # the host function's operands per pointer: element count, element offset (i64 each)
+            constants += _split64(n // item) + _split64(off)
+        for w, width in zip(words, widths):
+            constants += _split64(w) if width == 2 else [w & _M32]
+        # the whole grid: no program offset, then its size (lowering/grid.py)
+        constants += [0, 0, 0, *grid]
+        return team.job(export, bindings, lengths, constants, grid)
 
     def _splits(self, module: LoadedModule, grid) -> bool:
         """Whether launches of `grid` on `module` are split between the calling thread and the
@@ -286,6 +335,28 @@ class _Deferred:
 
 def _cold(module, gx, gy, gz, args) -> bool:
     return False
+
+
+_ALIGN = 64   # the dispatch's bindings are `alignment(64)`
+_M32 = (1 << 32) - 1
+
+
+def _split64(v: int) -> list:
+    """An i64 operand as the dispatch's two push constants, low word first."""
+    v &= (1 << 64) - 1
+    return [v & _M32, v >> 32]
+
+
+def _team_words(abi: KernelAbi):
+    """The push-constant words of each scalar parameter (2 for 64-bit types, else 1; see
+    `lowering.abi.push_constant_type`), or None when launches cannot use the team: kernels with
+    a status buffer (asserts, prints) read it back through `iree.runtime`."""
+    if abi.has_status or len(abi.pointers) > team_mod.MAX_BINDINGS:
+        return None
+    widths = [2 if mlir_scalar(p.triton_type) in ("i64", "f64") else 1 for p in abi.scalars]
+    if 4 * len(abi.pointers) + sum(widths) + 6 > team_mod.MAX_CONSTANTS:
+        return None
+    return widths
 
 
 def _mode(gx, gy, gz) -> str:
