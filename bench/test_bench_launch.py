@@ -1,7 +1,8 @@
 """Launch overhead of a warm one-program kernel: `kernel[(1,)](x, y, n, BLOCK=64)` end to end,
 our launcher alone (what Triton's `JITFunction.run` calls), Triton's own share (its
-`JITFunction.run` with the compiled kernel's launcher swapped for a no-op), and the bare
-`VmContext.invoke` of the cached argument list inside ours (IREE's host function and dispatch).
+`JITFunction.run` with the compiled kernel's launcher swapped for a no-op), and the cached call
+inside ours: on torch's OpenMP team (the default launch mode) the C call that runs the
+dispatch function, else the bare `VmContext.invoke` of IREE's host function.
 
 Run: `python -m pytest bench/test_bench_launch.py --benchmark-enable`.
 """
@@ -63,11 +64,11 @@ def _add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + tl.load(y_ptr + offs, mask=m), mask=m)
 
 
-@pytest.mark.parametrize("impl", ["adaptive", "task", "inline", "torch"])
+@pytest.mark.parametrize("impl", ["team", "adaptive", "task", "inline", "torch"])
 def test_short_launch(benchmark, monkeypatch, impl):
-    """A 16-program add of 64K fp32: the default "adaptive" launch mode (which keeps a launch
-    this small on the calling thread), the task system always, the calling thread always, and
-    `torch.add(out=)` as the peer."""
+    """A 16-program add of 64K fp32: the default "team" launch mode (torch's OpenMP team), the
+    iree.runtime modes ("adaptive", which keeps a launch this small on the calling thread, the
+    task system always, the calling thread always), and `torch.add(out=)` as the peer."""
     from turbine_triton.runtime import launch
     n, block = 1 << 16, 4096
     x, y, out = torch.randn(n), torch.randn(n), torch.empty(n)

@@ -349,9 +349,10 @@ def _split64(v: int) -> list:
 
 def _team_words(abi: KernelAbi):
     """The push-constant words of each scalar parameter (2 for 64-bit types, else 1; see
-    `lowering.abi.push_constant_type`), or None when launches cannot use the team: kernels with
-    a status buffer (asserts, prints) read it back through `iree.runtime`."""
-    if abi.has_status or len(abi.pointers) > team_mod.MAX_BINDINGS:
+    `lowering.abi.push_constant_type`), or None when the dispatch has more bindings or
+    constants than `team.c` passes.  A status buffer (asserts, bounds checks) is one more
+    pointer; kernels that print take the checked path, which stays on `iree.runtime`."""
+    if len(abi.pointers) > team_mod.MAX_BINDINGS:
         return None
     widths = [2 if mlir_scalar(p.triton_type) in ("i64", "f64") else 1 for p in abi.scalars]
     if 4 * len(abi.pointers) + sum(widths) + 6 > team_mod.MAX_CONSTANTS:
