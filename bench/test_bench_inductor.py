@@ -22,3 +22,10 @@ def test_bench_torch_compile(bench_case, name, impl):
 def test_bench_torch_compile_max_autotune(bench_case, name, impl):
     """Both compiles in mode="max-autotune-no-cudagraphs" (ours: Triton GEMM templates)."""
     bench_case(bw.model_case(name, bw.SIZES["full"], bw.AUTOTUNE_MODE), impl)
+
+
+@pytest.mark.parametrize("impl", bw.IMPLS)
+@pytest.mark.parametrize("name", bw.TRAINED)
+def test_bench_torch_compile_training_step(bench_case, name, impl):
+    """A training step, default mode: forward with autograd, then the backward graph."""
+    bench_case(bw.model_case(name, bw.SIZES["full"], train=True), impl)

@@ -373,6 +373,11 @@ MODELS = ("mlp", "transformer", "softmax_layernorm", "batchnorm", "embedding", "
 AUTOTUNE_MODE = "max-autotune-no-cudagraphs"
 AUTOTUNED = ("mlp", "transformer")
 AUTOTUNED_SUFFIX = "_max_autotune"
+# Models also timed as a training step (forward with autograd, then backward), default mode:
+# the other model rows time inference (the report runs under no_grad).  A training forward
+# saves activations and masks for the backward, and the backward graph is Inductor's too.
+TRAINED = ("mlp", "transformer")
+TRAINED_SUFFIX = "_train"
 
 
 def _compiled(model, x, **kw) -> Fn:
@@ -381,28 +386,65 @@ def _compiled(model, x, **kw) -> Fn:
     return lambda: fn(x)
 
 
-def model_case(name: str, sizes: Sizes, mode: Optional[str] = None) -> Case:
+def _training_step(model, fn, x) -> Fn:
+    """One training step of `fn` (the model, compiled or not): forward with autograd, backward
+    of the output's sum into fresh gradients.  Returns the output and every gradient, flattened
+    into one tensor, so a check covers the backward too (the concatenation is the same small
+    copy for every implementation)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step():
+        for p in params:
+            p.grad = None
+        with torch.enable_grad():
+            y = fn(x)
+            y.sum().backward()
+        return torch.cat([y.detach().reshape(-1)] + [p.grad.reshape(-1) for p in params])
+    return step
+
+
+def model_case(name: str, sizes: Sizes, mode: Optional[str] = None, train: bool = False) -> Case:
     """A torch model compiled with `backend="turbine_triton"` (ours) vs plain torch.compile vs eager,
     both compiles in torch.compile `mode` when given (the name then gains `AUTOTUNED_SUFFIX`).
+    With `train`, each call is a training step (`_training_step`; the name gains `TRAINED_SUFFIX`).
 
-    Flops are counted by torch's FlopCounterMode on the eager forward (matmuls and attention
-    only); bytes are parameters + input + output, read or written once."""
+    Flops are counted by torch's FlopCounterMode on the eager forward, or forward and backward
+    (matmuls and attention only); bytes are parameters + input + output, read or written once
+    (and the gradients written, in training)."""
     from torch.utils.flop_counter import FlopCounterMode
     model, x = make_model(name, sizes)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        y = model(x)
+    with FlopCounterMode(display=False) as counter:
+        if train:
+            y = _training_step(model, model, x)()
+        else:
+            with torch.no_grad():
+                y = model(x)
     flops = counter.get_total_flops()
-    nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    nbytes = sum(p.numel() * p.element_size() for p in model.parameters()) * (2 if train else 1)
     nbytes += x.numel() * x.element_size() + y.numel() * y.element_size()
     dtype = "fp32" if x.is_floating_point() else f"{str(x.dtype).split('.')[-1]} -> fp32"
     shape = "x".join(map(str, x.shape)) + " " + dtype
     kw = {"mode": mode} if mode else {}
-    return Case(name + (AUTOTUNED_SUFFIX if mode else ""), shape, "model", flops, nbytes,
-                "GFLOP/s" if flops else "GB/s", {
-                    "ours": lambda: _compiled(model, x, backend="turbine_triton", **kw),
-                    "eager": lambda: (lambda: model(x)),
-                    "inductor_cpp": lambda: _compiled(model, x, **kw),
-                }, lambda: model(x), {"rtol": 1e-4, "atol": 1e-4})
+    if train:
+        def impl(**compile_kw):
+            def make():
+                torch._dynamo.reset()
+                return _training_step(model, torch.compile(model, **compile_kw, **kw), x)
+            return make
+        impls = {"ours": impl(backend="turbine_triton"),
+                 "eager": lambda: _training_step(model, model, x),
+                 "inductor_cpp": impl()}
+        reference = _training_step(model, model, x)
+    else:
+        impls = {"ours": lambda: _compiled(model, x, backend="turbine_triton", **kw),
+                 "eager": lambda: (lambda: model(x)),
+                 "inductor_cpp": lambda: _compiled(model, x, **kw)}
+        reference = lambda: model(x)  # noqa: E731
+    suffix = (AUTOTUNED_SUFFIX if mode else "") + (TRAINED_SUFFIX if train else "")
+    # gradients of 1e6-term sums: a looser tolerance than the forward's
+    tol = {"rtol": 1e-3, "atol": 1e-3} if train else {"rtol": 1e-4, "atol": 1e-4}
+    return Case(name + suffix, shape, "model", flops, nbytes, "GFLOP/s" if flops else "GB/s",
+                impls, reference, tol)
 
 
 # --- the list ----------------------------------------------------------------------------------
@@ -426,6 +468,7 @@ def cases(sizes: Sizes, interpreter: bool = True) -> List[Callable[[], Case]]:
     out.append(lambda: attention_case(*s.attn, s.i_attn if interpreter else None))
     out += [lambda name=name: model_case(name, s) for name in MODELS]
     out += [lambda name=name: model_case(name, s, AUTOTUNE_MODE) for name in AUTOTUNED]
+    out += [lambda name=name: model_case(name, s, train=True) for name in TRAINED]
     return out
 
 

@@ -76,6 +76,8 @@ RATIO_TARGETS = (
     ("transformer / Inductor C++", "transformer", None, "inductor_cpp", 1.0),
     ("MLP, both max-autotune", "mlp" + bw.AUTOTUNED_SUFFIX, None, "inductor_cpp", 1.0),
     ("transformer, both max-autotune", "transformer" + bw.AUTOTUNED_SUFFIX, None, "inductor_cpp", 1.0),
+    ("MLP training step / Inductor C++", "mlp" + bw.TRAINED_SUFFIX, None, "inductor_cpp", 1.0),
+    ("transformer training step / Inductor C++", "transformer" + bw.TRAINED_SUFFIX, None, "inductor_cpp", 1.0),
 )
 LAUNCH_MAX_US = 10.0
 COLD_COMPILE_MAX_S = 2.0
@@ -483,7 +485,8 @@ def write_png(report: dict, path: str, log: Callable[[str], None] = print) -> bo
 def workload_names() -> List[str]:
     """Names `--only` accepts, in table order."""
     return ["add", "softmax", "layernorm", "rmsnorm", "matmul", "attention", *bw.MODELS,
-            *(n + bw.AUTOTUNED_SUFFIX for n in bw.AUTOTUNED), "launch"]
+            *(n + bw.AUTOTUNED_SUFFIX for n in bw.AUTOTUNED),
+            *(n + bw.TRAINED_SUFFIX for n in bw.TRAINED), "launch"]
 
 
 def failures(report: dict) -> List[str]:
