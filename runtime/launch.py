@@ -1,9 +1,12 @@
-"""Launch a compiled kernel on torch CPU tensors through `iree.runtime`.
+"""Launch a compiled kernel on torch CPU tensors.
 
 `LoadedModule` is a `.vmfb` loaded into a VM context on the shared device.
-`Launcher` binds runtime arguments (one cached zero-copy import per storage),
-fills a `VmVariantList` and calls `VmContext.invoke` on the host function,
-which waits for the dispatch.  No IR is touched and nothing is copied.
+`Launcher` binds runtime arguments and caches each launch it has filled.  By
+default the filled launch is a `team.TeamCall`: the module's dispatch function
+run on torch's OpenMP team with the storages' addresses.  Otherwise (and for
+launches the team does not take) it fills a `VmVariantList` (one cached
+zero-copy import per storage) and calls `VmContext.invoke` on the host
+function, which waits for the dispatch.  No IR is touched and nothing is copied.
 """
 from __future__ import annotations
 
