@@ -15,18 +15,7 @@ import triton.language as tl
 
 from turbine_triton.runtime import device, launch, split
 
-
-@triton.jit
-def ids_kernel(out_ptr):
-    px, py, pz = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    nx, ny, nz = tl.num_programs(0), tl.num_programs(1), tl.num_programs(2)
-    slot = ((pz * ny + py) * nx + px) * 8
-    o = tl.arange(0, 8)
-    v = tl.where(o == 0, px, tl.where(o == 1, py, tl.where(o == 2, pz, tl.where(o == 3, nx,
-                 tl.where(o == 4, ny, tl.where(o == 5, nz, 1))))))
-    # program slots are disjoint: a program run twice adds 1 to lane 6 once more
-    prev = tl.load(out_ptr + slot + o)
-    tl.store(out_ptr + slot + o, tl.where(o == 6, prev + 1, v))
+from ._grid_ids import expected_ids, ids_kernel
 
 
 @triton.jit
@@ -34,14 +23,6 @@ def scale_add_kernel(x_ptr, y_ptr, out_ptr, n, a, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     m = offs < n
     tl.store(out_ptr + offs, a * tl.load(x_ptr + offs, mask=m) + tl.load(y_ptr + offs, mask=m), mask=m)
-
-
-def _expected_ids(grid):
-    gx, gy, gz = grid
-    want = np.zeros((gz, gy, gx, 8), np.int32)
-    for z, y, x in itertools.product(range(gz), range(gy), range(gx)):
-        want[z, y, x] = (x, y, z, gx, gy, gz, 1, 1)
-    return want.reshape(-1)
 
 
 @pytest.fixture
@@ -78,7 +59,7 @@ def test_each_program_runs_once_with_its_id_and_the_whole_grid(forced_split, gri
     out = torch.zeros(int(np.prod(grid)) * 8, dtype=torch.int32)
     ids_kernel[grid](out)
     assert ran and ran[-1][0] == split.split_axis(grid)
-    np.testing.assert_array_equal(out.numpy(), _expected_ids(grid))
+    np.testing.assert_array_equal(out.numpy(), expected_ids(grid))
 
 
 def test_split_launch_writes_a_view_in_place(forced_split):

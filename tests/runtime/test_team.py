@@ -16,7 +16,9 @@ import triton
 import triton.language as tl
 
 from turbine_triton.runtime import launch, team
-from turbine_triton.runtime.status import OutOfBoundsError
+from turbine_triton.runtime.errors import OutOfBoundsError
+
+from ._grid_ids import expected_ids, ids_kernel
 
 pytestmark = pytest.mark.skipif(not team.team().available, reason=f"no team here: {team.team().reason}")
 
@@ -35,18 +37,6 @@ def team_calls(monkeypatch):
     return calls
 
 
-@triton.jit
-def ids_kernel(out_ptr):
-    px, py, pz = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    nx, ny, nz = tl.num_programs(0), tl.num_programs(1), tl.num_programs(2)
-    slot = ((pz * ny + py) * nx + px) * 8
-    o = tl.arange(0, 8)
-    v = tl.where(o == 0, px, tl.where(o == 1, py, tl.where(o == 2, pz, tl.where(o == 3, nx,
-                 tl.where(o == 4, ny, tl.where(o == 5, nz, 1))))))
-    prev = tl.load(out_ptr + slot + o)
-    tl.store(out_ptr + slot + o, tl.where(o == 6, prev + 1, v))   # lane 6 counts the runs
-
-
 @pytest.mark.parametrize("grid", [(1, 1, 1), (7, 1, 1), (3, 5, 1), (2, 3, 4), (1000, 1, 1)])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_every_program_runs_once_with_its_ids(team_calls, grid, threads):
@@ -57,11 +47,7 @@ def test_every_program_runs_once_with_its_ids(team_calls, grid, threads):
         ids_kernel[grid](out)
     finally:
         torch.set_num_threads(old)
-    gx, gy, gz = grid
-    z, y, x = np.meshgrid(np.arange(gz), np.arange(gy), np.arange(gx), indexing="ij")
-    want = np.stack([x, y, z, np.full_like(x, gx), np.full_like(x, gy), np.full_like(x, gz),
-                     np.ones_like(x), np.ones_like(x)], axis=-1).reshape(-1)
-    np.testing.assert_array_equal(out.numpy(), want)
+    np.testing.assert_array_equal(out.numpy(), expected_ids(grid))
     assert len(team_calls) == 1
 
 
