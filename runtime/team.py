@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from typing import Optional
 
 from .cache import KernelCache, library_root
@@ -78,6 +79,11 @@ class Team:
         entries = _openmp_entries()
         if entries is None:
             self.reason = "torch is not built with OpenMP (its ATen parallel backend)"
+            return
+        stack = _omp_stack_bytes()
+        if stack is not None and stack < STACK_NEED:
+            self.reason = (f"OMP_STACKSIZE gives OpenMP threads {stack} bytes of stack, less than the "
+                           f"{STACK_NEED} a kernel may need")
             return
         lib = _build_team()
         if lib is None:
@@ -134,6 +140,17 @@ class TeamCall:
             raise TeamError(f"{self.export.name}: " + (
                 "no OpenMP thread had the stack a kernel may need; raise OMP_STACKSIZE or ulimit -s"
                 if status == -1 else f"the dispatch function returned {status}"))
+
+
+def _omp_stack_bytes():
+    """The OpenMP threads' stack size set by `OMP_STACKSIZE`/`GOMP_STACKSIZE` (a number with
+    an optional B/K/M/G suffix, K when none), or None when unset or unreadable."""
+    import re
+    text = os.environ.get("OMP_STACKSIZE") or os.environ.get("GOMP_STACKSIZE")
+    m = re.fullmatch(r"\s*(\d+)\s*([bkmgBKMG]?)\s*", text or "")
+    if not m:
+        return None
+    return int(m.group(1)) * {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[(m.group(2) or "k").lower()]
 
 
 def _openmp_entries():
@@ -201,5 +218,10 @@ def _build_team(cache: Optional[KernelCache] = None):
 
 @functools.lru_cache(maxsize=1)
 def team() -> Team:
-    """The process's `Team`, set up on first use."""
-    return Team()
+    """The process's `Team`, set up on first use; says once, as a warning, when it is
+    unavailable (launches are then slower, never different)."""
+    t = Team()
+    if not t.available:
+        warnings.warn(f"turbine-triton: kernels launch through iree.runtime, not on torch's OpenMP team: "
+                      f"{t.reason}", RuntimeWarning, stacklevel=2)
+    return t

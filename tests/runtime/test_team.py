@@ -177,3 +177,12 @@ def test_no_thread_with_enough_stack_is_an_error(team_calls):
     call()
     torch.testing.assert_close(out, x)
 
+
+
+def test_small_openmp_stacks_keep_launches_on_iree(monkeypatch):
+    """OMP_STACKSIZE below what a kernel may need: the team is not used, and says why."""
+    monkeypatch.setenv("OMP_STACKSIZE", "1M")
+    t = team.Team()
+    assert not t.available and "OMP_STACKSIZE" in t.reason
+    monkeypatch.setenv("OMP_STACKSIZE", "16M")
+    assert team.Team().available
