@@ -146,6 +146,8 @@ class Launcher:
         pointer (the tensor None for the status buffer); `words` the scalars."""
         if type(gx) is not int or type(gy) is not int or type(gz) is not int or min(gx, gy, gz) <= 0:
             return None
+        if gx > _MAX_GRID_XY or gy > _MAX_GRID_XY or gz > _MAX_GRID_Z:
+            return None   # the checked path raises
         if LAUNCH_MODE == "team" and self._team_words is not None:
             call = self._team_call(key[0], (gx, gy, gz), ptrs, words)
             if call is not None:
@@ -187,6 +189,8 @@ class Launcher:
         if not team.available:
             self._team_words = None
             return None
+        if grid[0] * grid[1] * grid[2] > _MAX_GRID_XY:
+            return None   # team.c counts workgroups in 32 bits
         export = module.team_export()
         widths = self._team_words
         if (export is None or export.binding_count != len(ptrs)
@@ -277,6 +281,11 @@ class Launcher:
         g = tuple(int(x) for x in grid) + (1,) * (3 - len(grid))
         if min(g) <= 0:
             return
+        if g[0] > _MAX_GRID_XY or g[1] > _MAX_GRID_XY or g[2] > _MAX_GRID_Z:
+            raise ArgumentError(f"{name}: grid {g} is too large: IREE counts workgroups in 32 bits along x "
+                                f"and y and 16 bits along z (at most {_MAX_GRID_XY}, {_MAX_GRID_XY}, "
+                                f"{_MAX_GRID_Z}; CUDA also caps z at {_MAX_GRID_Z}). Fold the extra "
+                                f"programs into x or y.")
         mode = _mode(*g)
         shape_module = module
         also, also_views = None, []
@@ -341,6 +350,8 @@ def _cold(module, gx, gy, gz, args) -> bool:
 
 
 _ALIGN = 64   # the dispatch's bindings are `alignment(64)`
+# IREE's workgroup counts (iree_hal_executable_dispatch_state_v0_t): 32 bits along x and y, 16 along z
+_MAX_GRID_XY, _MAX_GRID_Z = (1 << 32) - 1, (1 << 16) - 1
 _M32 = (1 << 32) - 1
 
 

@@ -194,3 +194,23 @@ def test_num_warps_must_be_a_power_of_two():
     out = torch.zeros(1, dtype=torch.int64)
     with pytest.raises(AssertionError, match="power of 2"):
         store_scalar_kernel[(1,)](out, 3, num_warps=3)
+
+
+@triton.jit
+def _z_ids_kernel(o_ptr):
+    pz = tl.program_id(2)
+    tl.store(o_ptr + pz, pz + 1)
+
+
+@pytest.mark.parametrize("mode", ["team", "adaptive"])
+def test_grid_beyond_iree_workgroup_counts_is_an_error(monkeypatch, mode):
+    """IREE counts workgroups in 16 bits along z: 65535 programs there all run, one more is a
+    typed error (it used to drop every program past 65535 silently)."""
+    from turbine_triton.runtime import launch
+    monkeypatch.setattr(launch, "LAUNCH_MODE", mode)
+    n = 65535
+    o = torch.zeros(n + 1, dtype=torch.int32)
+    _z_ids_kernel[(1, 1, n)](o)
+    torch.testing.assert_close(o[:n], torch.arange(1, n + 1, dtype=torch.int32))
+    with pytest.raises(ArgumentError, match=r"too large.*65535"):
+        _z_ids_kernel[(1, 1, n + 1)](o)
