@@ -87,8 +87,7 @@ class Team:
             return
         lib = _build_team()
         if lib is None:
-            self.reason = ("no C compiler to build runtime/team.c (set CC, or install cc); "
-                           "launches go through iree.runtime")
+            self.reason = "no C compiler to build runtime/team.c (set CC, or install cc)"
             return
         lib.tt_team_job_size.restype = ctypes.c_size_t
         lib.tt_team_dispatch_offset.restype = ctypes.c_size_t

@@ -186,3 +186,9 @@ def test_small_openmp_stacks_keep_launches_on_iree(monkeypatch):
     assert not t.available and "OMP_STACKSIZE" in t.reason
     monkeypatch.setenv("OMP_STACKSIZE", "16M")
     assert team.Team().available
+
+
+def test_no_c_compiler_keeps_launches_on_iree(monkeypatch):
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    t = team.Team()
+    assert not t.available and "C compiler" in t.reason
