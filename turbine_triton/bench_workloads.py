@@ -380,12 +380,6 @@ TRAINED = ("mlp", "transformer")
 TRAINED_SUFFIX = "_train"
 
 
-def _compiled(model, x, **kw) -> Fn:
-    torch._dynamo.reset()
-    fn = torch.compile(model, **kw)
-    return lambda: fn(x)
-
-
 def _training_step(model, fn, x) -> Fn:
     """One training step of `fn` (the model, compiled or not): forward with autograd, backward
     of the output's sum into fresh gradients.  Returns the output and every gradient, flattened
@@ -401,6 +395,13 @@ def _training_step(model, fn, x) -> Fn:
             y.sum().backward()
         return torch.cat([y.detach().reshape(-1)] + [p.grad.reshape(-1) for p in params])
     return step
+
+
+def _compiled(model, x, train: bool = False, **kw) -> Fn:
+    """`model` compiled with `torch.compile(**kw)`, called on `x` (a training step with `train`)."""
+    torch._dynamo.reset()
+    fn = torch.compile(model, **kw)
+    return _training_step(model, fn, x) if train else (lambda: fn(x))
 
 
 def model_case(name: str, sizes: Sizes, mode: Optional[str] = None, train: bool = False) -> Case:
@@ -425,26 +426,15 @@ def model_case(name: str, sizes: Sizes, mode: Optional[str] = None, train: bool 
     dtype = "fp32" if x.is_floating_point() else f"{str(x.dtype).split('.')[-1]} -> fp32"
     shape = "x".join(map(str, x.shape)) + " " + dtype
     kw = {"mode": mode} if mode else {}
-    if train:
-        def impl(**compile_kw):
-            def make():
-                torch._dynamo.reset()
-                return _training_step(model, torch.compile(model, **compile_kw, **kw), x)
-            return make
-        impls = {"ours": impl(backend="turbine_triton"),
-                 "eager": lambda: _training_step(model, model, x),
-                 "inductor_cpp": impl()}
-        reference = _training_step(model, model, x)
-    else:
-        impls = {"ours": lambda: _compiled(model, x, backend="turbine_triton", **kw),
-                 "eager": lambda: (lambda: model(x)),
-                 "inductor_cpp": lambda: _compiled(model, x, **kw)}
-        reference = lambda: model(x)  # noqa: E731
+    eager = _training_step(model, model, x) if train else (lambda: model(x))
+    impls = {"ours": lambda: _compiled(model, x, train, backend="turbine_triton", **kw),
+             "eager": lambda: eager,
+             "inductor_cpp": lambda: _compiled(model, x, train, **kw)}
     suffix = (AUTOTUNED_SUFFIX if mode else "") + (TRAINED_SUFFIX if train else "")
     # gradients of 1e6-term sums: a looser tolerance than the forward's
     tol = {"rtol": 1e-3, "atol": 1e-3} if train else {"rtol": 1e-4, "atol": 1e-4}
     return Case(name + suffix, shape, "model", flops, nbytes, "GFLOP/s" if flops else "GB/s",
-                impls, reference, tol)
+                impls, eager, tol)
 
 
 # --- the list ----------------------------------------------------------------------------------
