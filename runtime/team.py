@@ -198,8 +198,10 @@ def _build_team(cache: Optional[KernelCache] = None):
         return None
     with open(SOURCE, "rb") as f:
         source = f.read()
-    version = subprocess.run([cc, "--version"], capture_output=True, timeout=60).stdout
-    key = "team-" + hashlib.sha256(source + b"\0" + version + b"\0" + cc.encode()).hexdigest()
+    # the compiler named by its resolved path, size and mtime: no process started per run
+    st = os.stat(os.path.realpath(cc))
+    compiler_id = f"{os.path.realpath(cc)}|{st.st_size}|{st.st_mtime_ns}".encode()
+    key = "team-" + hashlib.sha256(source + b"\0" + compiler_id).hexdigest()
     cache = cache or KernelCache(library_root())
     if cache.get(key) is None:
         with tempfile.TemporaryDirectory() as tmp:
