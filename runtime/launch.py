@@ -146,7 +146,7 @@ class Launcher:
         pointer (the tensor None for the status buffer); `words` the scalars."""
         if type(gx) is not int or type(gy) is not int or type(gz) is not int or min(gx, gy, gz) <= 0:
             return None
-        if gx > _MAX_GRID_XY or gy > _MAX_GRID_XY or gz > _MAX_GRID_Z:
+        if not _grid_fits(gx, gy, gz):
             return None   # the checked path raises
         if LAUNCH_MODE == "team" and self._team_words is not None:
             call = self._team_call(key[0], (gx, gy, gz), ptrs, words)
@@ -281,7 +281,7 @@ class Launcher:
         g = tuple(int(x) for x in grid) + (1,) * (3 - len(grid))
         if min(g) <= 0:
             return
-        if g[0] > _MAX_GRID_XY or g[1] > _MAX_GRID_XY or g[2] > _MAX_GRID_Z:
+        if not _grid_fits(*g):
             raise ArgumentError(f"{name}: grid {g} is too large: IREE counts workgroups in 32 bits along x "
                                 f"and y and 16 bits along z (at most {_MAX_GRID_XY}, {_MAX_GRID_XY}, "
                                 f"{_MAX_GRID_Z}; CUDA also caps z at {_MAX_GRID_Z}). Fold the extra "
@@ -352,6 +352,11 @@ def _cold(module, gx, gy, gz, args) -> bool:
 _ALIGN = 64   # the dispatch's bindings are `alignment(64)`
 # IREE's workgroup counts (iree_hal_executable_dispatch_state_v0_t): 32 bits along x and y, 16 along z
 _MAX_GRID_XY, _MAX_GRID_Z = (1 << 32) - 1, (1 << 16) - 1
+
+
+def _grid_fits(gx: int, gy: int, gz: int) -> bool:
+    """Whether IREE's workgroup counts hold the grid (32 bits along x and y, 16 along z)."""
+    return gx <= _MAX_GRID_XY and gy <= _MAX_GRID_XY and gz <= _MAX_GRID_Z
 _M32 = (1 << 32) - 1
 
 

@@ -23,6 +23,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -144,7 +145,6 @@ class TeamCall:
 def _omp_stack_bytes():
     """The OpenMP threads' stack size set by `OMP_STACKSIZE`/`GOMP_STACKSIZE` (a number with
     an optional B/K/M/G suffix, K when none), or None when unset or unreadable."""
-    import re
     text = os.environ.get("OMP_STACKSIZE") or os.environ.get("GOMP_STACKSIZE")
     m = re.fullmatch(r"\s*(\d+)\s*([bkmgBKMG]?)\s*", text or "")
     if not m:
