@@ -13,6 +13,12 @@ A kernel that fails to lower raises `InductorLoweringError` naming the
 Inductor kernel and the TTIR op.  Opt-in: `TURBINE_TRITON_INDUCTOR_FALLBACK=1`
 or `options={"turbine_triton.fallback": True}` compiles such a graph with
 Inductor's C++ backend instead, after a warning naming the kernel and op.
+
+GEMMs: in default mode Inductor is also offered one Triton GEMM template per large
+matmul next to ATen's kernel, times both once per shape and keeps the faster
+(`plugin/gemm_templates.py`).  `TURBINE_TRITON_GEMM=aten` or
+`options={"turbine_triton.gemm": "aten"}` keeps ATen's kernel without timing, as
+Inductor's C++ backend does.  `mode="max-autotune"` searches all our blocks.
 """
 from __future__ import annotations
 
@@ -23,6 +29,9 @@ from typing import Any, Optional
 
 FALLBACK_ENV = "TURBINE_TRITON_INDUCTOR_FALLBACK"
 FALLBACK_OPTION = "turbine_triton.fallback"
+GEMM_ENV = "TURBINE_TRITON_GEMM"
+GEMM_OPTION = "turbine_triton.gemm"
+GEMM_POLICIES = ("auto", "aten")
 
 # Inductor settings this backend always applies.
 BASE_PATCHES = {
@@ -55,16 +64,44 @@ def turbine_triton(gm, example_inputs, mode: Optional[str] = None, options: Opti
     """Dynamo backend: `torch.compile(model, backend="turbine_triton", mode=..., options=...)`."""
     from torch._inductor import list_mode_options
     from torch._inductor.compile_fx import compile_fx, compile_fx_inner
-    from . import max_autotune
-    max_autotune.install()       # max-autotune's GEMM blocks for IREE's CPU code
+    from . import gemm_templates
+    gemm_templates.install()       # GEMM template blocks for IREE's CPU code
 
     options = dict(options or {})
     fallback = _truthy(options.pop(FALLBACK_OPTION, os.environ.get(FALLBACK_ENV, "")))
+    gemm = gemm_policy(options.pop(GEMM_OPTION, None))
     patches = dict(list_mode_options(mode)) if mode else {}
+    if gemm == "auto":
+        patches.update(default_gemm_patches(patches, options))
     patches.update(options)
     patches.update(BASE_PATCHES)
     inner = _guarded(compile_fx_inner, fallback)
     return compile_fx(gm, example_inputs, inner_compile=inner, config_patches=patches)
+
+
+def gemm_policy(option: Optional[str]) -> str:
+    """The GEMM policy: the option if given, else `TURBINE_TRITON_GEMM`, else "auto"."""
+    value = option if option is not None else os.environ.get(GEMM_ENV, "")
+    policy = str(value).strip().lower() or "auto"
+    if policy not in GEMM_POLICIES:
+        raise ValueError(f"turbine_triton: {GEMM_OPTION} / {GEMM_ENV} is {value!r}; "
+                         f"expected one of {', '.join(GEMM_POLICIES)}")
+    return policy
+
+
+def default_gemm_patches(mode_patches: dict, options: dict) -> dict:
+    """Inductor settings that offer a Triton template next to ATen for each large GEMM,
+    unless the mode or the user's options say how GEMMs are searched, their global
+    Inductor config already searches them, or its backends leave Triton out.
+    (Inductor's CPP GEMM template is left out: it is C++ codegen, not ours.)"""
+    from torch._inductor import config
+    keys = ("max_autotune", "max_autotune_gemm", "max_autotune_gemm_backends")
+    if any(k in mode_patches or k in options for k in keys):
+        return {}
+    backends = {b.strip().upper() for b in config.max_autotune_gemm_backends.split(",")}
+    if config.max_autotune or config.max_autotune_gemm or "TRITON" not in backends:
+        return {}
+    return {"max_autotune_gemm": True, "max_autotune_gemm_backends": "ATEN,TRITON"}
 
 
 def _truthy(value: Any) -> bool:

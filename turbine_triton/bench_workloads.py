@@ -369,7 +369,7 @@ def make_model(name: str, sizes: Sizes):
 
 MODELS = ("mlp", "transformer", "softmax_layernorm", "batchnorm", "embedding", "avgpool", "colmean")
 # Models compiled again with mode="max-autotune-no-cudagraphs", ours and Inductor C++'s alike:
-# GEMMs become Triton templates through us where they beat ATen's (`plugin/max_autotune.py`).
+# GEMMs become Triton templates through us where they beat ATen's (`plugin/gemm_templates.py`).
 AUTOTUNE_MODE = "max-autotune-no-cudagraphs"
 AUTOTUNED = ("mlp", "transformer")
 AUTOTUNED_SUFFIX = "_max_autotune"
