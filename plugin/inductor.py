@@ -19,6 +19,10 @@ matmul next to ATen's kernel, times both once per shape and keeps the faster
 (`plugin/gemm_templates.py`).  `TURBINE_TRITON_GEMM=aten` or
 `options={"turbine_triton.gemm": "aten"}` keeps ATen's kernel without timing, as
 Inductor's C++ backend does.  `mode="max-autotune"` searches all our blocks.
+
+Convolutions stay on ATen in every mode (`conv_patches`): on CPU, torch 2.13's
+conv lowering keeps the bias among the kernel's inputs, which its Triton conv
+templates do not take, so timing them fails.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ FALLBACK_OPTION = "turbine_triton.fallback"
 GEMM_ENV = "TURBINE_TRITON_GEMM"
 GEMM_OPTION = "turbine_triton.gemm"
 GEMM_POLICIES = ("auto", "aten")
+CONV_BACKENDS_ENV = "TORCHINDUCTOR_MAX_AUTOTUNE_CONV_BACKENDS"
 
 # Inductor settings this backend always applies.
 BASE_PATCHES = {
@@ -73,6 +78,7 @@ def turbine_triton(gm, example_inputs, mode: Optional[str] = None, options: Opti
     patches = dict(list_mode_options(mode)) if mode else {}
     if gemm == "auto":
         patches.update(default_gemm_patches(patches, options))
+    patches.update(conv_patches(options))
     patches.update(options)
     patches.update(BASE_PATCHES)
     inner = _guarded(compile_fx_inner, fallback)
@@ -102,6 +108,20 @@ def default_gemm_patches(mode_patches: dict, options: dict) -> dict:
     if config.max_autotune or config.max_autotune_gemm or "TRITON" not in backends:
         return {}
     return {"max_autotune_gemm": True, "max_autotune_gemm_backends": "ATEN,TRITON"}
+
+
+def conv_patches(options: dict) -> dict:
+    """Keep convolutions on ATen unless the user's options or environment name conv backends.
+
+    torch 2.13 peels a conv's bias into a separate add only off CPU
+    (`torch/_inductor/kernel/conv.py`); on CPU the bias stays in the choice's inputs,
+    which the Triton conv templates (x, weight) do not take, so autotuning them
+    fails with a launcher argument-count error.  1x1 convs that Inductor turns
+    into matmuls still get the GEMM templates.
+    """
+    if "max_autotune_conv_backends" in options or CONV_BACKENDS_ENV in os.environ:
+        return {}
+    return {"max_autotune_conv_backends": "ATEN"}
 
 
 def _truthy(value: Any) -> bool:

@@ -143,3 +143,12 @@ def test_default_gemm_search_yields_to_the_users_settings():
     with config.patch(max_autotune_gemm_backends="ATEN"):
         assert default_gemm_patches({}, {}) == {}
     assert default_gemm_patches({}, {}) == ours         # the patches above are undone
+
+
+def test_conv_patches_yield_to_user_settings(monkeypatch):
+    from turbine_triton.plugin.inductor import CONV_BACKENDS_ENV, conv_patches
+    monkeypatch.delenv(CONV_BACKENDS_ENV, raising=False)
+    assert conv_patches({}) == {"max_autotune_conv_backends": "ATEN"}
+    assert conv_patches({"max_autotune_conv_backends": "ATEN,TRITON"}) == {}
+    monkeypatch.setenv(CONV_BACKENDS_ENV, "TRITON")
+    assert conv_patches({}) == {}

@@ -302,6 +302,14 @@ def test_conv_batchnorm_relu_train():
 
 # -- max-autotune: Triton mm templates, benchmarked on our kernels ----------------------------
 
+def test_max_autotune_conv_with_bias_stays_correct():
+    """Inductor's Triton conv templates drop a CPU conv's bias; we keep convs on ATen."""
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()).eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(m, mode="max-autotune")(x), m(x), rtol=1e-4, atol=1e-4)
+
+
 def test_max_autotune_mm_template(monkeypatch):
     from torch._inductor import config
     launches = _count_launches(monkeypatch)
